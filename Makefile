@@ -1,0 +1,42 @@
+# The two commands of the README: `make run` and `make test`. Each installs what it needs on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint typecheck generate check-generated lint-migrations clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Without DATABASE_URL, service.devdb starts a real PostgreSQL in ./.data and stops it when this command ends.
+run: $(STAMP)
+	$(BIN)/python -m service.devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/hypercorn --config hypercorn.toml --bind $(HOST):$(PORT) "service.quart_app:create_app()"'
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+generate: $(STAMP)
+	$(BIN)/python scripts/generate_sync.py
+
+check-generated: $(STAMP)
+	$(BIN)/python scripts/generate_sync.py --check
+
+test: $(STAMP) lint typecheck check-generated
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

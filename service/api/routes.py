@@ -1,0 +1,62 @@
+"""The route table of the v1 contract, shared by both apps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from service import schemas
+from service.retry import RetryObserver, RetryPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    rule: str
+    handler: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+
+
+# <id:...> is service.api.converters.IdConverter: a positive 64-bit integer, anything else is a 404.
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/health", "health"),
+    Route("GET", "/ready", "ready"),
+    Route("POST", "/users", "create_user", body=schemas.UserCreate),
+    Route("GET", "/users", "list_users", query=schemas.PageQuery),
+    Route("GET", "/users/lookup", "lookup_user", query=schemas.EmailQuery),
+    Route("POST", "/users/bulk", "bulk_create_users", body=schemas.UsersBulk),
+    Route("GET", "/users/<id:user_id>", "get_user"),
+    Route("PATCH", "/users/<id:user_id>", "update_user", body=schemas.UserUpdate),
+    Route("DELETE", "/users/<id:user_id>", "delete_user"),
+    Route("GET", "/users/<id:user_id>/notifications", "list_user_notifications", query=schemas.PageQuery),
+    Route("POST", "/notifications", "create_notification", body=schemas.NotificationCreate),
+    Route("GET", "/notifications", "list_notifications", query=schemas.NotificationPageQuery),
+    Route("GET", "/notifications/<id:notification_id>", "get_notification"),
+    Route("POST", "/products", "create_product", body=schemas.ProductCreate),
+    Route("GET", "/products/<id:product_id>", "get_product"),
+    Route("PATCH", "/products/<id:product_id>", "update_product", body=schemas.ProductUpdate),
+    Route("POST", "/products/<id:product_id>/reserve", "reserve_product", body=schemas.Reserve),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What a handler gets from the web layer besides the session: validated input and request settings."""
+
+    params: Mapping[str, int] = field(default_factory=dict)
+    body: Any = None
+    query: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    observer: RetryObserver | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)

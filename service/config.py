@@ -1,0 +1,129 @@
+"""Settings read from the environment.
+
+Nothing is read at import: :func:`load_settings` is called by the app factories (and by tests, with an explicit
+mapping), and every bad variable is reported by name so a deployment fails at start with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from service.retry import RetryPolicy
+
+T = TypeVar("T")
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable, never its secret value."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """SQLAlchemy QueuePool settings (the seed's ``SQLALCHEMY_ENGINE_OPTIONS``)."""
+
+    pool_size: int = 10
+    max_overflow: int = 20
+    pool_timeout: float = 30.0
+    pool_recycle: int = 1800
+    pool_pre_ping: bool = True
+
+    def engine_options(self) -> dict[str, Any]:
+        return {
+            "pool_size": self.pool_size,
+            "max_overflow": self.max_overflow,
+            "pool_timeout": self.pool_timeout,
+            "pool_recycle": self.pool_recycle,
+            "pool_pre_ping": self.pool_pre_ping,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the two apps read from the environment."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    pool: PoolSettings = field(default_factory=PoolSettings)
+    connect_timeout: float = 5.0
+    record_queries: bool = False
+    slow_query_threshold: float = 0.5
+    max_content_length: int = 2 * 1024 * 1024
+    retry_attempts: int = 5
+    retry_base_delay: float = 0.005
+    retry_max_delay: float = 0.2
+    retry_lock_on_retry: bool = True
+    retry_after_seconds: int = 1
+    application_name: str = "service"
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.retry_attempts, self.retry_base_delay, self.retry_max_delay, self.retry_lock_on_retry)
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
+
+
+def _read(
+    env: Mapping[str, str],
+    name: str,
+    parse: Callable[[str], T],
+    default: T,
+    check: Callable[[T], bool] = lambda _: True,
+    rule: str = "",
+) -> T:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = parse(raw.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{name}: cannot parse {raw!r} ({exc})") from None
+    if not check(value):
+        raise ConfigError(f"{name}: {raw!r} is out of range ({rule})")
+    return value
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    scheme = url.split("://", 1)[0]
+    if "://" not in url or scheme.split("+", 1)[0] not in {"postgresql", "postgres"}:
+        # The URL may carry a password: name the variable, never echo the value.
+        raise ConfigError("DATABASE_URL: must be a postgresql:// URL")
+    return url
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ``env`` (``os.environ`` by default); raise :class:`ConfigError` on bad input."""
+    env = os.environ if env is None else env
+    positive = (lambda v: v > 0, "> 0")
+    non_negative = (lambda v: v >= 0, ">= 0")
+    pool = PoolSettings(
+        pool_size=_read(env, "DB_POOL_SIZE", int, 10, *positive),
+        max_overflow=_read(env, "DB_MAX_OVERFLOW", int, 20, *non_negative),
+        pool_timeout=_read(env, "DB_POOL_TIMEOUT", float, 30.0, *positive),
+        pool_recycle=_read(env, "DB_POOL_RECYCLE", int, 1800, lambda v: v == -1 or v > 0, "-1 or > 0"),
+        pool_pre_ping=_read(env, "DB_POOL_PRE_PING", _parse_bool, True),
+    )
+    return Settings(
+        database_url=_database_url(env),
+        pool=pool,
+        connect_timeout=_read(env, "DB_CONNECT_TIMEOUT", float, 5.0, *positive),
+        record_queries=_read(env, "SQLALCHEMY_RECORD_QUERIES", _parse_bool, False),
+        slow_query_threshold=_read(env, "SQLALCHEMY_SLOW_QUERY_THRESHOLD", float, 0.5, *non_negative),
+        max_content_length=_read(env, "MAX_CONTENT_LENGTH", int, 2 * 1024 * 1024, *positive),
+        retry_attempts=_read(env, "OPTIMISTIC_LOCK_ATTEMPTS", int, 5, *positive),
+        retry_base_delay=_read(env, "OPTIMISTIC_LOCK_BASE_DELAY", float, 0.005, *non_negative),
+        retry_max_delay=_read(env, "OPTIMISTIC_LOCK_MAX_DELAY", float, 0.2, *non_negative),
+        retry_lock_on_retry=_read(env, "OPTIMISTIC_LOCK_LOCK_ON_RETRY", _parse_bool, True),
+        retry_after_seconds=_read(env, "RETRY_AFTER_SECONDS", int, 1, *positive),
+        application_name=env.get("DB_APPLICATION_NAME", "").strip() or "service",
+    )

@@ -1,0 +1,29 @@
+"""Read PostgreSQL's error fields off a SQLAlchemy error, whichever driver (asyncpg or psycopg 3) raised it."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError
+
+
+def sqlstate(exc: DBAPIError) -> str | None:
+    """The SQLSTATE code: psycopg exposes ``sqlstate``, SQLAlchemy's asyncpg adapter ``pgcode``."""
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return str(code) if code else None
+
+
+def constraint_name(exc: DBAPIError) -> str | None:
+    """The violated constraint: psycopg has it in ``diag``, asyncpg on the original exception (the cause)."""
+    orig = exc.orig
+    diag = getattr(orig, "diag", None)
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return str(diag.constraint_name)
+    cause = getattr(orig, "__cause__", None)
+    name = getattr(cause, "constraint_name", None)
+    return str(name) if name else None
+
+
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+CHECK_VIOLATION = "23514"
+QUERY_CANCELED = "57014"

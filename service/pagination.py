@@ -1,0 +1,61 @@
+"""Flask-SQLAlchemy's ``Pagination``, shared by both apps, and the two statements that fill it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+
+T = TypeVar("T")
+
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Pagination(Generic[T]):
+    """One page of results with the attribute names of ``flask_sqlalchemy.pagination.Pagination``."""
+
+    items: Sequence[T]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return math.ceil(self.total / self.per_page) if self.total else 0
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def prev_num(self) -> int | None:
+        return self.page - 1 if self.has_prev else None
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def next_num(self) -> int | None:
+        return self.page + 1 if self.has_next else None
+
+
+def clamp(page: int, per_page: int, max_per_page: int | None = MAX_PER_PAGE) -> tuple[int, int]:
+    """Flask-SQLAlchemy's rule: ``page`` at least 1, ``per_page`` at least 1 and at most ``max_per_page``."""
+    page = max(page, 1)
+    per_page = max(per_page, 1)
+    if max_per_page is not None:
+        per_page = min(per_page, max_per_page)
+    return page, per_page
+
+
+def page_statements(stmt: Select[Any], page: int, per_page: int) -> tuple[Select[Any], Select[Any]]:
+    """The items statement (offset/limit) and the count statement (ordering dropped) for one page."""
+    items = stmt.limit(per_page).offset((page - 1) * per_page)
+    count = select(func.count()).select_from(stmt.order_by(None).subquery())
+    return items, count

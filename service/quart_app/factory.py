@@ -1,0 +1,65 @@
+"""``create_app``: configuration from the environment, the SQLAlchemy extension, routes and error handling."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from quart import Quart, Request
+from quart.json.provider import DefaultJSONProvider
+from quart_schema import QuartSchema
+
+from service.api import problems
+from service.api.converters import IdConverter
+from service.api.jsoncodec import strict_loads
+from service.config import Settings, load_settings
+from service.db.engine import async_engine_options
+from service.quart_app.extension import SQLAlchemy
+from service.quart_app.views import problem_response, register_error_handlers, register_routes
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Quart's provider with RFC-strict parsing (NaN/Infinity are malformed JSON)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return strict_loads(s, **kwargs)
+
+
+class ServiceQuart(Quart):
+    """Quart whose requests always end in a problem+json answer, even when a teardown function raises.
+
+    Quart lets an exception from a teardown escape ``handle_request``; the ASGI layer then answers with a debug
+    traceback (debug on) or the server's bare 500 (debug off). Neither is the contract.
+    """
+
+    async def handle_request(self, request: Request) -> Any:
+        try:
+            return await super().handle_request(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            settings: Settings = self.config["SERVICE_SETTINGS"]
+            # No context is pushed here: pushing one would run the failing teardown again.
+            return problem_response(problems.for_exception(exc, settings.retry_after_seconds), app=self)
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    """Build the async app; with no argument every setting comes from the environment."""
+    settings = settings if settings is not None else load_settings()
+    app = ServiceQuart("service", static_folder=None)
+    app.url_map.converters["id"] = IdConverter
+    app.url_map.strict_slashes = False
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=async_engine_options(settings),
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SERVICE_SETTINGS=settings,
+        RETRY_POLICY=settings.retry_policy(),
+    )
+    db = SQLAlchemy(app)
+    QuartSchema(app, openapi_path="/openapi.json", swagger_ui_path="/docs", redoc_ui_path=None, scalar_ui_path=None)
+    # After QuartSchema, which installs a provider of its own; responses here are plain dicts anyway.
+    app.json = StrictJSONProvider(app)
+    register_routes(app, db)
+    register_error_handlers(app, settings)
+    return app

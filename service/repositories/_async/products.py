@@ -1,0 +1,22 @@
+"""Products, whose updates are guarded by ``version_id``."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db.models import Product
+
+
+class ProductRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_by_id(self, product_id: int, *, for_update: bool = False) -> Product | None:
+        """The product, read ``FOR UPDATE`` when asked (a retry after a lost version race)."""
+        return await self.session.get(Product, product_id, with_for_update=for_update or None)
+
+    async def save(self, product: Product) -> Product:
+        """Add and flush; an UPDATE that lost the version race raises ``StaleDataError`` here."""
+        self.session.add(product)
+        await self.session.flush()
+        return product

@@ -1,0 +1,78 @@
+"""Product use cases: updates and reservations under optimistic locking with retry.
+
+``repo`` defaults to the real repository on ``session``; unit tests pass a fake one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db.mixins import utcnow
+from service.db.models import Product
+from service.errors import Conflict, NotFound, PreconditionFailed
+from service.repositories._async.products import ProductRepository
+from service.retry import RetryObserver, RetryPolicy
+from service.schemas import ProductCreate, ProductUpdate
+from service.usecases._async.transaction import run_with_retry
+
+
+async def create_product(session: AsyncSession, data: ProductCreate, repo: ProductRepository | None = None) -> Product:
+    product = await (repo or ProductRepository(session)).save(Product(name=data.name, stock=data.stock))
+    await session.commit()
+    return product
+
+
+async def get_product(
+    session: AsyncSession, product_id: int, repo: ProductRepository | None = None, *, for_update: bool = False
+) -> Product:
+    product = await (repo or ProductRepository(session)).get_by_id(product_id, for_update=for_update)
+    if product is None:
+        raise NotFound("product not found")
+    return product
+
+
+async def update_product(
+    session: AsyncSession,
+    product_id: int,
+    data: ProductUpdate,
+    if_match: int | None,
+    policy: RetryPolicy,
+    observer: RetryObserver | None = None,
+    repo: ProductRepository | None = None,
+) -> Product:
+    """Apply a PATCH; with ``if_match`` only while the product is still at that version (else 412)."""
+
+    products = repo or ProductRepository(session)
+
+    async def work(lock: bool) -> Product:
+        product = await get_product(session, product_id, products, for_update=lock)
+        if if_match is not None and product.version_id != if_match:
+            raise PreconditionFailed(f"the product is at version {product.version_id}, not {if_match}")
+        for field, value in data.changes().items():
+            setattr(product, field, value)
+        product.updated_at = utcnow()
+        return await products.save(product)
+
+    return await run_with_retry(session, work, policy, observer)
+
+
+async def reserve_stock(
+    session: AsyncSession,
+    product_id: int,
+    quantity: int,
+    policy: RetryPolicy,
+    observer: RetryObserver | None = None,
+    repo: ProductRepository | None = None,
+) -> Product:
+    """Take ``quantity`` from stock; 409 ``"insufficient stock"`` changes nothing."""
+
+    products = repo or ProductRepository(session)
+
+    async def work(lock: bool) -> Product:
+        product = await get_product(session, product_id, products, for_update=lock)
+        if product.stock < quantity:
+            raise Conflict("insufficient stock")
+        product.stock -= quantity
+        return await products.save(product)
+
+    return await run_with_retry(session, work, policy, observer)

@@ -1,0 +1,70 @@
+"""User use cases. ``repo`` defaults to the real repository on ``session``; unit tests pass a fake one."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db.mixins import utcnow
+from service.db.models import User
+from service.errors import Conflict, NotFound
+from service.pagination import Pagination
+from service.repositories._async.users import UserRepository
+from service.schemas import UserCreate, UserUpdate
+
+
+async def register_user(session: AsyncSession, data: UserCreate, repo: UserRepository | None = None) -> User:
+    repo = repo or UserRepository(session)
+    user = await repo.save(User(email=data.email, name=data.name))
+    await session.commit()
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: int, repo: UserRepository | None = None) -> User:
+    user = await (repo or UserRepository(session)).get_by_id(user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+async def find_user_by_email(session: AsyncSession, email: str) -> User:
+    user = await UserRepository(session).get_by_email(email.strip().lower())
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+async def list_users(session: AsyncSession, page: int, per_page: int) -> Pagination[User]:
+    return await UserRepository(session).list_active(page, per_page)
+
+
+async def update_user(
+    session: AsyncSession, user_id: int, data: UserUpdate, repo: UserRepository | None = None
+) -> User:
+    user = await get_user(session, user_id, repo)
+    for field, value in data.changes().items():
+        setattr(user, field, value)
+    # A PATCH always advances updated_at, even when no value changed (onupdate only fires on a real UPDATE).
+    user.updated_at = utcnow()
+    await session.commit()
+    return user
+
+
+async def delete_user(session: AsyncSession, user_id: int, repo: UserRepository | None = None) -> None:
+    user = await get_user(session, user_id, repo)
+    user.soft_delete()
+    await session.commit()
+
+
+async def register_users(session: AsyncSession, rows: list[UserCreate], repo: UserRepository | None = None) -> int:
+    """All or nothing: a repeated email in the payload or one already taken is a 409 and nothing is written."""
+    first_seen: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        if row.email in first_seen:
+            raise Conflict(f"rows {first_seen[row.email]} and {index} repeat the same email")
+        first_seen[row.email] = index
+    now = utcnow()
+    inserted = await (repo or UserRepository(session)).add_many(
+        [{"email": row.email, "name": row.name, "created_at": now, "updated_at": now} for row in rows]
+    )
+    await session.commit()
+    return inserted

@@ -1,0 +1,69 @@
+# Generated from the _async source by scripts/generate_sync.py (make generate). Do not edit.
+"""User use cases. ``repo`` defaults to the real repository on ``session``; unit tests pass a fake one."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from service.db.mixins import utcnow
+from service.db.models import User
+from service.errors import Conflict, NotFound
+from service.pagination import Pagination
+from service.repositories._sync.users import UserRepository
+from service.schemas import UserCreate, UserUpdate
+
+
+def register_user(session: Session, data: UserCreate, repo: UserRepository | None = None) -> User:
+    repo = repo or UserRepository(session)
+    user = repo.save(User(email=data.email, name=data.name))
+    session.commit()
+    return user
+
+
+def get_user(session: Session, user_id: int, repo: UserRepository | None = None) -> User:
+    user = (repo or UserRepository(session)).get_by_id(user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+def find_user_by_email(session: Session, email: str) -> User:
+    user = UserRepository(session).get_by_email(email.strip().lower())
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+def list_users(session: Session, page: int, per_page: int) -> Pagination[User]:
+    return UserRepository(session).list_active(page, per_page)
+
+
+def update_user(session: Session, user_id: int, data: UserUpdate, repo: UserRepository | None = None) -> User:
+    user = get_user(session, user_id, repo)
+    for field, value in data.changes().items():
+        setattr(user, field, value)
+    # A PATCH always advances updated_at, even when no value changed (onupdate only fires on a real UPDATE).
+    user.updated_at = utcnow()
+    session.commit()
+    return user
+
+
+def delete_user(session: Session, user_id: int, repo: UserRepository | None = None) -> None:
+    user = get_user(session, user_id, repo)
+    user.soft_delete()
+    session.commit()
+
+
+def register_users(session: Session, rows: list[UserCreate], repo: UserRepository | None = None) -> int:
+    """All or nothing: a repeated email in the payload or one already taken is a 409 and nothing is written."""
+    first_seen: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        if row.email in first_seen:
+            raise Conflict(f"rows {first_seen[row.email]} and {index} repeat the same email")
+        first_seen[row.email] = index
+    now = utcnow()
+    inserted = (repo or UserRepository(session)).add_many(
+        [{"email": row.email, "name": row.name, "created_at": now, "updated_at": now} for row in rows]
+    )
+    session.commit()
+    return inserted

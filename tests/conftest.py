@@ -1,0 +1,182 @@
+"""Fixtures: a real PostgreSQL (TEST_DATABASE_URL, else an embedded one), migrated once into a template; each
+app test gets a database of its own cloned from it, each repository test a transaction that is rolled back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from service.config import PoolSettings, Settings
+from service.db.engine import async_url
+from service.db.soft_delete import install_soft_delete
+from service.quart_app.extension import QuartSession
+from tests.support.servers import LiveServer, serve_flask, serve_quart
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _admin(url: str, statement: sql.Composable) -> None:
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The PostgreSQL server the tests use: TEST_DATABASE_URL, or an embedded one from the pgserver wheel."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    from service.devdb import start_embedded
+
+    server = start_embedded(tmp_path_factory.mktemp("pg"))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_url(server_url: str) -> Iterator[str]:
+    """A database migrated to head by the real ``alembic upgrade head``; cloned for every app test."""
+    name = f"svc_tmpl_{os.getpid()}"
+    _admin(server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    _admin(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = _with_database(server_url, name)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-x", f"url={url}", "upgrade", "head"], cwd=ROOT, check=True, timeout=120
+    )
+    try:
+        yield url
+    finally:
+        _admin(server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def clone_database(server_url: str, template_url: str) -> str:
+    name = f"svc_t_{uuid.uuid4().hex[:12]}"
+    template = make_url(template_url).database
+    _admin(
+        server_url,
+        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(str(template))),
+    )
+    return _with_database(server_url, name)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    name = str(make_url(url).database)
+    _admin(server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def database_url(server_url: str, template_url: str) -> Iterator[str]:
+    """A migrated database of this test's own, dropped afterwards."""
+    url = clone_database(server_url, template_url)
+    try:
+        yield url
+    finally:
+        drop_database(server_url, url)
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    pool = overrides.pop("pool", PoolSettings(pool_size=5, max_overflow=10, pool_timeout=5))
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "pool": pool,
+        "retry_base_delay": 0.001,
+        "retry_max_delay": 0.02,
+        "application_name": "service-tests",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A separate engine on the test's database, for looking behind the app's back."""
+    engine = create_async_engine(async_url(database_url), pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+# -- transaction-per-test sessions (repository and model tests) ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def shared_engine(server_url: str, template_url: str) -> AsyncIterator[AsyncEngine]:
+    url = clone_database(server_url, template_url)
+    engine = create_async_engine(async_url(url), pool_size=2)
+    yield engine
+    await engine.dispose()
+    drop_database(server_url, url)
+
+
+@pytest.fixture
+async def db_session(shared_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose every commit is a savepoint inside a transaction rolled back after the test."""
+    install_soft_delete(QuartSession)
+    async with shared_engine.connect() as conn:
+        outer = await conn.begin()
+        session = AsyncSession(
+            bind=conn,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+            sync_session_class=QuartSession,
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await outer.rollback()
+
+
+# -- the apps under test, as real servers ------------------------------------------------------------------
+
+# TEST_APPS=quart runs the API suite against one app only (while working on it); CI runs both.
+APP_KINDS = [kind for kind in os.environ.get("TEST_APPS", "quart,flask").split(",") if kind]
+
+
+@pytest.fixture(params=APP_KINDS)
+async def live_server(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[LiveServer]:
+    """Each API test runs once per app: the async service and the sync twin."""
+    serve = serve_quart if request.param == "quart" else serve_flask
+    async with serve(settings) as server:
+        yield server
+
+
+@pytest.fixture
+async def quart_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    async with serve_quart(settings) as server:
+        yield server
+
+
+@pytest.fixture
+async def client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server.base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def quart_client(quart_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=quart_server.base_url, timeout=30) as client:
+        yield client
