@@ -35,6 +35,9 @@ generate: $(STAMP)
 check-generated: $(STAMP)
 	$(BIN)/python scripts/generate_sync.py --check
 
+lint-migrations: $(STAMP)
+	$(BIN)/pytest -q tests/migrations/test_lint.py
+
 test: $(STAMP) lint typecheck check-generated
 	$(BIN)/pytest $(PYTEST_ARGS)
 

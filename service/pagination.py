@@ -46,7 +46,8 @@ class Pagination(Generic[T]):
 
 
 def clamp(page: int, per_page: int, max_per_page: int | None = MAX_PER_PAGE) -> tuple[int, int]:
-    """Flask-SQLAlchemy's rule: ``page`` at least 1, ``per_page`` at least 1 and at most ``max_per_page``."""
+    """``page`` at least 1, ``per_page`` between 1 and ``max_per_page`` (Flask-SQLAlchemy's clamp of ``per_page``
+    to ``max_per_page``; values below 1 never get here through the API, whose query models refuse them)."""
     page = max(page, 1)
     per_page = max(per_page, 1)
     if max_per_page is not None:

@@ -14,7 +14,7 @@ from http import HTTPStatus
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -68,6 +68,8 @@ def for_validation(exc: ValidationError, *, query: bool) -> Problem:
 def _is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, (PoolTimeout, DisconnectionError, ConnectionError, TimeoutError)):
         return True
+    if isinstance(exc, OperationalError) and not sqlstate(exc):
+        return True  # psycopg's "cannot connect": no server answered, so there is no SQLSTATE
     if isinstance(exc, DBAPIError):
         code = sqlstate(exc) or ""
         return exc.connection_invalidated or code == QUERY_CANCELED or code.startswith(_UNAVAILABLE_PREFIXES)

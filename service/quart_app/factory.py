@@ -6,23 +6,15 @@ import asyncio
 from typing import Any
 
 from quart import Quart, Request
-from quart.json.provider import DefaultJSONProvider
 from quart_schema import QuartSchema
 
 from service.api import problems
 from service.api.converters import IdConverter
-from service.api.jsoncodec import strict_loads
+from service.api.jsoncodec import StrictJSONProvider
 from service.config import Settings, load_settings
 from service.db.engine import async_engine_options
 from service.quart_app.extension import SQLAlchemy
 from service.quart_app.views import problem_response, register_error_handlers, register_routes
-
-
-class StrictJSONProvider(DefaultJSONProvider):
-    """Quart's provider with RFC-strict parsing (NaN/Infinity are malformed JSON)."""
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return strict_loads(s, **kwargs)
 
 
 class ServiceQuart(Quart):

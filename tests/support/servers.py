@@ -64,7 +64,8 @@ async def serve_flask(settings: Settings, configure: Callable[[Any], None] | Non
     if configure is not None:
         configure(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="flask-test-server", daemon=True)
+    # A short poll interval: shutdown() waits for the loop to notice (0.5 s per test by default).
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), name="flask-test-server", daemon=True)
     thread.start()
     try:
         yield LiveServer("flask", f"http://127.0.0.1:{server.port}", app)

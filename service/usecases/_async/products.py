@@ -17,7 +17,9 @@ from service.usecases._async.transaction import run_with_retry
 
 
 async def create_product(session: AsyncSession, data: ProductCreate, repo: ProductRepository | None = None) -> Product:
-    product = await (repo or ProductRepository(session)).save(Product(name=data.name, stock=data.stock))
+    product = await (repo if repo is not None else ProductRepository(session)).save(
+        Product(name=data.name, stock=data.stock)
+    )
     await session.commit()
     return product
 
@@ -25,7 +27,9 @@ async def create_product(session: AsyncSession, data: ProductCreate, repo: Produ
 async def get_product(
     session: AsyncSession, product_id: int, repo: ProductRepository | None = None, *, for_update: bool = False
 ) -> Product:
-    product = await (repo or ProductRepository(session)).get_by_id(product_id, for_update=for_update)
+    product = await (repo if repo is not None else ProductRepository(session)).get_by_id(
+        product_id, for_update=for_update
+    )
     if product is None:
         raise NotFound("product not found")
     return product
@@ -42,7 +46,7 @@ async def update_product(
 ) -> Product:
     """Apply a PATCH; with ``if_match`` only while the product is still at that version (else 412)."""
 
-    products = repo or ProductRepository(session)
+    products = repo if repo is not None else ProductRepository(session)
 
     async def work(lock: bool) -> Product:
         product = await get_product(session, product_id, products, for_update=lock)
@@ -66,7 +70,7 @@ async def reserve_stock(
 ) -> Product:
     """Take ``quantity`` from stock; 409 ``"insufficient stock"`` changes nothing."""
 
-    products = repo or ProductRepository(session)
+    products = repo if repo is not None else ProductRepository(session)
 
     async def work(lock: bool) -> Product:
         product = await get_product(session, product_id, products, for_update=lock)

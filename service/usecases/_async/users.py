@@ -13,28 +13,31 @@ from service.schemas import UserCreate, UserUpdate
 
 
 async def register_user(session: AsyncSession, data: UserCreate, repo: UserRepository | None = None) -> User:
-    repo = repo or UserRepository(session)
+    repo = repo if repo is not None else UserRepository(session)
     user = await repo.save(User(email=data.email, name=data.name))
     await session.commit()
     return user
 
 
 async def get_user(session: AsyncSession, user_id: int, repo: UserRepository | None = None) -> User:
-    user = await (repo or UserRepository(session)).get_by_id(user_id)
+    user = await (repo if repo is not None else UserRepository(session)).get_by_id(user_id)
     if user is None:
         raise NotFound("user not found")
     return user
 
 
-async def find_user_by_email(session: AsyncSession, email: str) -> User:
-    user = await UserRepository(session).get_by_email(email.strip().lower())
+async def find_user_by_email(session: AsyncSession, email: str, repo: UserRepository | None = None) -> User:
+    repo = repo if repo is not None else UserRepository(session)
+    user = await repo.get_by_email(email.strip().lower())
     if user is None:
         raise NotFound("user not found")
     return user
 
 
-async def list_users(session: AsyncSession, page: int, per_page: int) -> Pagination[User]:
-    return await UserRepository(session).list_active(page, per_page)
+async def list_users(
+    session: AsyncSession, page: int, per_page: int, repo: UserRepository | None = None
+) -> Pagination[User]:
+    return await (repo if repo is not None else UserRepository(session)).list_active(page, per_page)
 
 
 async def update_user(
@@ -63,7 +66,7 @@ async def register_users(session: AsyncSession, rows: list[UserCreate], repo: Us
             raise Conflict(f"rows {first_seen[row.email]} and {index} repeat the same email")
         first_seen[row.email] = index
     now = utcnow()
-    inserted = await (repo or UserRepository(session)).add_many(
+    inserted = await (repo if repo is not None else UserRepository(session)).add_many(
         [{"email": row.email, "name": row.name, "created_at": now, "updated_at": now} for row in rows]
     )
     await session.commit()

@@ -18,7 +18,7 @@ from service.usecases._sync.transaction import run_with_retry
 
 
 def create_product(session: Session, data: ProductCreate, repo: ProductRepository | None = None) -> Product:
-    product = (repo or ProductRepository(session)).save(Product(name=data.name, stock=data.stock))
+    product = (repo if repo is not None else ProductRepository(session)).save(Product(name=data.name, stock=data.stock))
     session.commit()
     return product
 
@@ -26,7 +26,7 @@ def create_product(session: Session, data: ProductCreate, repo: ProductRepositor
 def get_product(
     session: Session, product_id: int, repo: ProductRepository | None = None, *, for_update: bool = False
 ) -> Product:
-    product = (repo or ProductRepository(session)).get_by_id(product_id, for_update=for_update)
+    product = (repo if repo is not None else ProductRepository(session)).get_by_id(product_id, for_update=for_update)
     if product is None:
         raise NotFound("product not found")
     return product
@@ -43,7 +43,7 @@ def update_product(
 ) -> Product:
     """Apply a PATCH; with ``if_match`` only while the product is still at that version (else 412)."""
 
-    products = repo or ProductRepository(session)
+    products = repo if repo is not None else ProductRepository(session)
 
     def work(lock: bool) -> Product:
         product = get_product(session, product_id, products, for_update=lock)
@@ -67,7 +67,7 @@ def reserve_stock(
 ) -> Product:
     """Take ``quantity`` from stock; 409 ``"insufficient stock"`` changes nothing."""
 
-    products = repo or ProductRepository(session)
+    products = repo if repo is not None else ProductRepository(session)
 
     def work(lock: bool) -> Product:
         product = get_product(session, product_id, products, for_update=lock)

@@ -14,28 +14,29 @@ from service.schemas import UserCreate, UserUpdate
 
 
 def register_user(session: Session, data: UserCreate, repo: UserRepository | None = None) -> User:
-    repo = repo or UserRepository(session)
+    repo = repo if repo is not None else UserRepository(session)
     user = repo.save(User(email=data.email, name=data.name))
     session.commit()
     return user
 
 
 def get_user(session: Session, user_id: int, repo: UserRepository | None = None) -> User:
-    user = (repo or UserRepository(session)).get_by_id(user_id)
+    user = (repo if repo is not None else UserRepository(session)).get_by_id(user_id)
     if user is None:
         raise NotFound("user not found")
     return user
 
 
-def find_user_by_email(session: Session, email: str) -> User:
-    user = UserRepository(session).get_by_email(email.strip().lower())
+def find_user_by_email(session: Session, email: str, repo: UserRepository | None = None) -> User:
+    repo = repo if repo is not None else UserRepository(session)
+    user = repo.get_by_email(email.strip().lower())
     if user is None:
         raise NotFound("user not found")
     return user
 
 
-def list_users(session: Session, page: int, per_page: int) -> Pagination[User]:
-    return UserRepository(session).list_active(page, per_page)
+def list_users(session: Session, page: int, per_page: int, repo: UserRepository | None = None) -> Pagination[User]:
+    return (repo if repo is not None else UserRepository(session)).list_active(page, per_page)
 
 
 def update_user(session: Session, user_id: int, data: UserUpdate, repo: UserRepository | None = None) -> User:
@@ -62,7 +63,7 @@ def register_users(session: Session, rows: list[UserCreate], repo: UserRepositor
             raise Conflict(f"rows {first_seen[row.email]} and {index} repeat the same email")
         first_seen[row.email] = index
     now = utcnow()
-    inserted = (repo or UserRepository(session)).add_many(
+    inserted = (repo if repo is not None else UserRepository(session)).add_many(
         [{"email": row.email, "name": row.name, "created_at": now, "updated_at": now} for row in rows]
     )
     session.commit()

@@ -1,0 +1,123 @@
+"""Adapt :data:`service.api.routes.ROUTES` to Flask: validation, the request session, replies and problems.
+
+This mirrors ``service.quart_app.views`` step for step; where quart-schema does the work there, :func:`load_input`
+does the same here (same order, same pydantic call, same errors), so both apps answer a request identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from flask_sqlalchemy import SQLAlchemy
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from service.api import problems
+from service.api._sync import handlers
+from service.api.routes import ROUTES, Call, Reply, Route
+
+Handler = Callable[[Session, Call], Reply]
+View = Callable[..., Response]
+
+
+class InvalidInput(Exception):
+    """Input that failed its model; carries the problem, as quart-schema's ``RequestSchemaValidationError`` does."""
+
+    def __init__(self, problem: problems.Problem) -> None:
+        super().__init__(problem.body["detail"])
+        self.problem = problem
+
+
+def to_response(
+    app: Flask, status: int, body: Any, headers: Mapping[str, str], content_type: str = "application/json"
+) -> Response:
+    """A JSON response, or an empty one without ``Content-Type`` when ``body`` is ``None`` (204)."""
+    if body is None:
+        response = app.response_class(b"", status=status, headers=dict(headers))
+        del response.headers["Content-Type"]
+        return response
+    return app.response_class(app.json.dumps(body), status=status, headers=dict(headers), content_type=content_type)
+
+
+def problem_response(app: Flask, exc: BaseException) -> Response:
+    """Any exception as ``application/problem+json``; needs no request or app context (teardown failures)."""
+    if isinstance(exc, InvalidInput):
+        problem = exc.problem
+    else:
+        problem = problems.for_exception(exc, app.config["SERVICE_SETTINGS"].retry_after_seconds)
+    return to_response(app, problem.status, problem.body, problem.headers, problems.PROBLEM_JSON)
+
+
+def query_args(args: MultiDict[str, str]) -> dict[str, Any]:
+    """The query string as quart-schema's ``validate_querystring`` reads it: a repeated key (or ``key[]``) is a list.
+
+    ``args.to_dict()`` would keep the first of ``?page=1&page=2`` where the async app refuses it (400).
+    """
+    data: dict[str, Any] = {}
+    for key in args:
+        values = args.getlist(key)
+        if key.endswith("[]"):
+            data[key.removesuffix("[]")] = values
+        else:
+            data[key] = values if len(values) > 1 else values[0]
+    return data
+
+
+def load_input(model: type[BaseModel], data: Any, *, query: bool) -> Any:
+    """Validate like quart-schema's ``model_load`` (its ``TypeAdapter(model).validate_python`` is this same call).
+
+    A pydantic error is the contract's 422 (body) or 400 (query); quart-schema turns any other ``TypeError`` or
+    ``ValueError`` into a plain 400, and so does this.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(problems.for_validation(exc, query=query)) from None
+    except (TypeError, ValueError):
+        raise BadRequest() from None
+
+
+def _view(route: Route, db: SQLAlchemy) -> View:
+    handler: Handler = getattr(handlers, route.handler)
+
+    def view(**params: int) -> Response:
+        body = query = None
+        # The order of the async app's decorators: 415, then the body, then the query string.
+        if route.body is not None:
+            if not request.is_json:
+                raise UnsupportedMediaType()
+            body = load_input(route.body, request.get_json(), query=False)
+        if route.query is not None:
+            query = load_input(route.query, query_args(request.args), query=True)
+        call = Call(
+            params=params,
+            body=body,
+            query=query,
+            headers=dict(request.headers),
+            policy=current_app.config["RETRY_POLICY"],
+        )
+        reply = handler(db.session(), call)
+        return to_response(current_app, reply.status, reply.body, reply.headers)
+
+    view.__name__ = route.handler
+    view.__doc__ = handler.__doc__
+    return view
+
+
+def register_routes(app: Flask, db: SQLAlchemy) -> None:
+    """Every route of the contract, with the sync handler of the same name."""
+    for route in ROUTES:
+        app.add_url_rule(route.rule, endpoint=route.handler, view_func=_view(route, db), methods=[route.method])
+
+
+def register_error_handlers(app: Flask) -> None:
+    """One last-resort handler: every exception (HTTP errors included) becomes problem+json."""
+
+    def handle(exc: Exception) -> Response:
+        return problem_response(app, exc)
+
+    app.register_error_handler(Exception, handle)

@@ -1,0 +1,116 @@
+"""The Prometheus metrics of both apps.
+
+They are created on first use (:func:`get_metrics`), not at import. With ``PROMETHEUS_MULTIPROC_DIR`` set in the
+environment of the server (before it starts its workers), ``prometheus_client`` keeps every value in per-process
+files and :func:`exposition` adds them up, so ``/metrics`` is right whichever worker answers.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+# Statements: most are sub-millisecond on a local database; the tail matters up to the statement timeout.
+QUERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    query_duration: Histogram
+    slow_queries: Counter
+    pool_checked_out: Gauge
+    pool_timeouts: Counter
+    lock_retries: Counter
+    lock_conflicts: Counter
+    http_requests: Counter
+    http_duration: Histogram
+
+    # RetryObserver: the use cases report each retry and each final loss here.
+    def retried(self) -> None:
+        self.lock_retries.inc()
+
+    def gave_up(self) -> None:
+        self.lock_conflicts.inc()
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_duration.labels(method, route).observe(seconds)
+
+
+@functools.cache
+def get_metrics() -> Metrics:
+    """The process's metrics, created once (every app built in this process shares them)."""
+    registry = CollectorRegistry(auto_describe=True)
+    return Metrics(
+        registry=registry,
+        query_duration=Histogram(
+            "db_query_duration_seconds",
+            "Time of each statement execution (one per executemany batch), from the cursor events.",
+            ["kind"],
+            buckets=QUERY_BUCKETS,
+            registry=registry,
+        ),
+        slow_queries=Counter(
+            "db_slow_queries", "Statements slower than SQLALCHEMY_SLOW_QUERY_THRESHOLD.", registry=registry
+        ),
+        pool_checked_out=Gauge(
+            "db_pool_checked_out",
+            "Connections checked out of the pool now (summed over live worker processes).",
+            multiprocess_mode="livesum",
+            registry=registry,
+        ),
+        pool_timeouts=Counter(
+            "db_pool_timeouts", "Requests that waited longer than DB_POOL_TIMEOUT for a connection.", registry=registry
+        ),
+        lock_retries=Counter(
+            "optimistic_lock_retries", "Units of work run again after losing a version race.", registry=registry
+        ),
+        lock_conflicts=Counter(
+            "optimistic_lock_conflicts", "Units of work that lost every attempt (answered 409).", registry=registry
+        ),
+        http_requests=Counter(
+            "http_requests",
+            "HTTP requests by route template and status.",
+            ["method", "route", "status"],
+            registry=registry,
+        ),
+        http_duration=Histogram(
+            "http_request_duration_seconds",
+            "HTTP request duration by route template.",
+            ["method", "route"],
+            buckets=HTTP_BUCKETS,
+            registry=registry,
+        ),
+    )
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text exposition and its content type: this process's registry, or every worker's in multiprocess mode."""
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(get_metrics().registry), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead(pid: int) -> None:
+    """Drop a stopped worker's live gauges (call at worker shutdown in multiprocess mode)."""
+    if multiprocess_dir():
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
