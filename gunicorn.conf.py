@@ -33,3 +33,10 @@ errorlog = "-"
 # would share. Off unless a path is given (older Gunicorn ignores both names).
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip() or None
 control_socket_disable = control_socket is None
+
+
+def child_exit(server: object, worker: object) -> None:
+    """In Prometheus multiprocess mode, stop counting a dead worker's live gauges (checked-out connections)."""
+    from service.observability.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)  # type: ignore[attr-defined]

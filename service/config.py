@@ -58,6 +58,8 @@ class Settings:
     retry_lock_on_retry: bool = True
     retry_after_seconds: int = 1
     application_name: str = "service"
+    bench_endpoints: bool = False
+    metrics_enabled: bool = True
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_attempts, self.retry_base_delay, self.retry_max_delay, self.retry_lock_on_retry)
@@ -126,4 +128,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retry_lock_on_retry=_read(env, "OPTIMISTIC_LOCK_LOCK_ON_RETRY", _parse_bool, True),
         retry_after_seconds=_read(env, "RETRY_AFTER_SECONDS", int, 1, *positive),
         application_name=env.get("DB_APPLICATION_NAME", "").strip() or "service",
+        bench_endpoints=_read(env, "BENCH_ENDPOINTS", _parse_bool, False),
+        metrics_enabled=_read(env, "METRICS_ENABLED", _parse_bool, True),
     )

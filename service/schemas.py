@@ -149,6 +149,14 @@ class EmailQuery(BaseModel):
     email: Annotated[str, StringConstraints(min_length=1, max_length=models.EMAIL_LENGTH), AfterValidator(_no_nul)]
 
 
+class LatencyQuery(BaseModel):
+    """``/bench/latency``: how long the statement waits inside PostgreSQL."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    ms: Annotated[int, Field(ge=0, le=10_000)] = 10
+
+
 # -- responses ----------------------------------------------------------------------------------------------
 
 

@@ -19,12 +19,15 @@ class Route:
     handler: str
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
+    # Served only with BENCH_ENDPOINTS=1 (load tests, fault tests); not part of the contract.
+    bench_only: bool = False
 
 
 # <id:...> is service.api.converters.IdConverter: a positive 64-bit integer, anything else is a 404.
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", "health"),
     Route("GET", "/ready", "ready"),
+    Route("GET", "/metrics", "metrics"),
     Route("POST", "/users", "create_user", body=schemas.UserCreate),
     Route("GET", "/users", "list_users", query=schemas.PageQuery),
     Route("GET", "/users/lookup", "lookup_user", query=schemas.EmailQuery),
@@ -40,7 +43,13 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/products/<id:product_id>", "get_product"),
     Route("PATCH", "/products/<id:product_id>", "update_product", body=schemas.ProductUpdate),
     Route("POST", "/products/<id:product_id>/reserve", "reserve_product", body=schemas.Reserve),
+    Route("GET", "/bench/latency", "bench_latency", query=schemas.LatencyQuery, bench_only=True),
 )
+
+
+def served_routes(bench_endpoints: bool) -> tuple[Route, ...]:
+    """The routes an app registers: the contract, plus the benchmark-only ones when enabled."""
+    return tuple(route for route in ROUTES if bench_endpoints or not route.bench_only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +66,9 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """A handler's answer: a JSON-able ``body`` (or ``bytes`` sent as ``content_type``), or ``None`` for no body."""
+
     status: int
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"

@@ -13,6 +13,7 @@ from service.api.converters import IdConverter
 from service.api.jsoncodec import StrictJSONProvider
 from service.config import Settings, load_settings
 from service.db.engine import sync_engine_options, sync_url
+from service.flask_app import instrumentation
 from service.flask_app.extension import make_db
 from service.flask_app.views import problem_response, register_error_handlers, register_routes
 
@@ -98,12 +99,15 @@ def create_app(settings: Settings | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=sync_url(settings.database_url).render_as_string(hide_password=False),
         SQLALCHEMY_ENGINE_OPTIONS=sync_engine_options(settings),
         SQLALCHEMY_RECORD_QUERIES=settings.record_queries,
+        SQLALCHEMY_SLOW_QUERY_THRESHOLD=settings.slow_query_threshold,
         MAX_CONTENT_LENGTH=settings.max_content_length,
         SERVICE_SETTINGS=settings,
         RETRY_POLICY=settings.retry_policy(),
     )
     db = make_db()
     db.init_app(app)
-    register_routes(app, db)
+    register_routes(app, db, settings)
     register_error_handlers(app)
+    if settings.metrics_enabled:
+        instrumentation.install(app, db)
     return app

@@ -18,7 +18,11 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from service.api import problems
 from service.api._sync import handlers
-from service.api.routes import ROUTES, Call, Reply, Route
+from service.api.routes import Call, Reply, Route, served_routes
+from service.config import Settings
+from service.observability.metrics import get_metrics
+from service.observability.requests import count_failure
+from service.retry import RetryObserver
 
 Handler = Callable[[Session, Call], Reply]
 View = Callable[..., Response]
@@ -40,7 +44,8 @@ def to_response(
         response = app.response_class(b"", status=status, headers=dict(headers))
         del response.headers["Content-Type"]
         return response
-    return app.response_class(app.json.dumps(body), status=status, headers=dict(headers), content_type=content_type)
+    data = body if isinstance(body, bytes) else app.json.dumps(body)
+    return app.response_class(data, status=status, headers=dict(headers), content_type=content_type)
 
 
 def problem_response(app: Flask, exc: BaseException) -> Response:
@@ -81,7 +86,7 @@ def load_input(model: type[BaseModel], data: Any, *, query: bool) -> Any:
         raise BadRequest() from None
 
 
-def _view(route: Route, db: SQLAlchemy) -> View:
+def _view(route: Route, db: SQLAlchemy, observer: RetryObserver | None) -> View:
     handler: Handler = getattr(handlers, route.handler)
 
     def view(**params: int) -> Response:
@@ -99,25 +104,30 @@ def _view(route: Route, db: SQLAlchemy) -> View:
             query=query,
             headers=dict(request.headers),
             policy=current_app.config["RETRY_POLICY"],
+            observer=observer,
         )
         reply = handler(db.session(), call)
-        return to_response(current_app, reply.status, reply.body, reply.headers)
+        return to_response(current_app, reply.status, reply.body, reply.headers, reply.content_type)
 
     view.__name__ = route.handler
     view.__doc__ = handler.__doc__
     return view
 
 
-def register_routes(app: Flask, db: SQLAlchemy) -> None:
+def register_routes(app: Flask, db: SQLAlchemy, settings: Settings) -> None:
     """Every route of the contract, with the sync handler of the same name."""
-    for route in ROUTES:
-        app.add_url_rule(route.rule, endpoint=route.handler, view_func=_view(route, db), methods=[route.method])
+    observer = get_metrics() if settings.metrics_enabled else None
+    for route in served_routes(settings.bench_endpoints):
+        app.add_url_rule(
+            route.rule, endpoint=route.handler, view_func=_view(route, db, observer), methods=[route.method]
+        )
 
 
 def register_error_handlers(app: Flask) -> None:
     """One last-resort handler: every exception (HTTP errors included) becomes problem+json."""
 
     def handle(exc: Exception) -> Response:
+        count_failure(get_metrics(), exc)
         return problem_response(app, exc)
 
     app.register_error_handler(Exception, handle)

@@ -13,6 +13,7 @@ from service.api.converters import IdConverter
 from service.api.jsoncodec import StrictJSONProvider
 from service.config import Settings, load_settings
 from service.db.engine import async_engine_options
+from service.quart_app import instrumentation
 from service.quart_app.extension import SQLAlchemy
 from service.quart_app.views import problem_response, register_error_handlers, register_routes
 
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=async_engine_options(settings),
+        SQLALCHEMY_RECORD_QUERIES=settings.record_queries,
+        SQLALCHEMY_SLOW_QUERY_THRESHOLD=settings.slow_query_threshold,
         MAX_CONTENT_LENGTH=settings.max_content_length,
         SERVICE_SETTINGS=settings,
         RETRY_POLICY=settings.retry_policy(),
@@ -52,6 +55,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     QuartSchema(app, openapi_path="/openapi.json", swagger_ui_path="/docs", redoc_ui_path=None, scalar_ui_path=None)
     # After QuartSchema, which installs a provider of its own; responses here are plain dicts anyway.
     app.json = StrictJSONProvider(app)
-    register_routes(app, db)
+    register_routes(app, db, settings)
     register_error_handlers(app, settings)
+    if settings.metrics_enabled:
+        instrumentation.install(app, db)
     return app

@@ -15,9 +15,12 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from service.api import problems
 from service.api._async import handlers
-from service.api.routes import ROUTES, Call, Reply, Route
+from service.api.routes import Call, Reply, Route, served_routes
 from service.config import Settings
+from service.observability.metrics import get_metrics
+from service.observability.requests import count_failure
 from service.quart_app.extension import SQLAlchemy
+from service.retry import RetryObserver
 
 Handler = Callable[..., Awaitable[Reply]]
 View = Callable[..., Awaitable[Response]]
@@ -31,6 +34,8 @@ def to_response(
         response = Response(b"", status=status, headers=headers)
         del response.headers["Content-Type"]
         return response
+    if isinstance(body, bytes):
+        return Response(body, status=status, headers=headers, content_type=content_type)
     dumps = (app or current_app).json.dumps
     return Response(dumps(body), status=status, headers=headers, content_type=content_type)
 
@@ -53,7 +58,7 @@ def _require_json(view: View) -> View:
     return wrapper
 
 
-def _view(route: Route, db: SQLAlchemy) -> View:
+def _view(route: Route, db: SQLAlchemy, observer: RetryObserver | None) -> View:
     handler: Handler = getattr(handlers, route.handler)
 
     async def view(**kwargs: Any) -> Response:
@@ -63,9 +68,10 @@ def _view(route: Route, db: SQLAlchemy) -> View:
             query=kwargs.pop("query_args", None),
             headers=dict(request.headers),
             policy=current_app.config["RETRY_POLICY"],
+            observer=observer,
         )
         reply = await handler(db.session, call)
-        return to_response(reply.status, reply.body, dict(reply.headers))
+        return to_response(reply.status, reply.body, dict(reply.headers), reply.content_type)
 
     view.__name__ = route.handler
     view.__doc__ = handler.__doc__
@@ -77,9 +83,12 @@ def _view(route: Route, db: SQLAlchemy) -> View:
     return wrapped
 
 
-def register_routes(app: Quart, db: SQLAlchemy) -> None:
-    for route in ROUTES:
-        app.add_url_rule(route.rule, endpoint=route.handler, view_func=_view(route, db), methods=[route.method])
+def register_routes(app: Quart, db: SQLAlchemy, settings: Settings) -> None:
+    observer = get_metrics() if settings.metrics_enabled else None
+    for route in served_routes(settings.bench_endpoints):
+        app.add_url_rule(
+            route.rule, endpoint=route.handler, view_func=_view(route, db, observer), methods=[route.method]
+        )
 
 
 def problem_response(problem: problems.Problem, app: Quart | None = None) -> Response:
@@ -90,6 +99,7 @@ def register_error_handlers(app: Quart, settings: Settings) -> None:
     """One last-resort handler: every exception becomes problem+json, whatever the debug setting."""
 
     async def handle(exc: Exception) -> Response:
+        count_failure(get_metrics(), exc)
         if isinstance(exc, RequestSchemaValidationError) and isinstance(exc.validation_error, ValidationError):
             query = isinstance(exc, QuerystringValidationError)
             return problem_response(problems.for_validation(exc.validation_error, query=query))

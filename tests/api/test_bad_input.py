@@ -42,6 +42,7 @@ CASES: list[tuple[str, str, bytes | None, dict[str, str], int]] = [
     ("GET", "/users/99999999999999999999", None, {}, 404),  # beyond bigint
     ("GET", "/users/9223372036854775808", None, {}, 404),
     ("GET", "/nowhere", None, {}, 404),
+    ("GET", "/bench/latency", None, {}, 404),  # benchmark-only route, off by default
     ("PUT", "/users/1", None, {}, 405),
     ("DELETE", "/users", None, {}, 405),
     ("GET", "/users?page=x", None, {}, 400),

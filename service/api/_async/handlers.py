@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.api.headers import etag, parse_if_match
 from service.api.routes import Call, Reply
 from service.db.models import Product
+from service.observability.metrics import exposition
 from service.schemas import notification_out, page_out, product_out, user_out
 from service.usecases._async import notifications, products, users
 
@@ -26,6 +27,17 @@ async def health(session: AsyncSession, call: Call) -> Reply:
 async def ready(session: AsyncSession, call: Call) -> Reply:
     await session.execute(text("SELECT 1"))
     return Reply(200, {"status": "ready"})
+
+
+async def bench_latency(session: AsyncSession, call: Call) -> Reply:
+    """A database-latency-bound read: the statement waits ``ms`` in PostgreSQL (benchmark mode only)."""
+    await session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": call.query.ms / 1000})
+    return Reply(200, {"slept_ms": call.query.ms})
+
+
+async def metrics(session: AsyncSession, call: Call) -> Reply:
+    body, content_type = exposition()
+    return Reply(200, body, content_type=content_type)
 
 
 async def create_user(session: AsyncSession, call: Call) -> Reply:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from service.api.headers import etag, parse_if_match
 from service.api.routes import Call, Reply
 from service.db.models import Product
+from service.observability.metrics import exposition
 from service.schemas import notification_out, page_out, product_out, user_out
 from service.usecases._sync import notifications, products, users
 
@@ -27,6 +28,17 @@ def health(session: Session, call: Call) -> Reply:
 def ready(session: Session, call: Call) -> Reply:
     session.execute(text("SELECT 1"))
     return Reply(200, {"status": "ready"})
+
+
+def bench_latency(session: Session, call: Call) -> Reply:
+    """A database-latency-bound read: the statement waits ``ms`` in PostgreSQL (benchmark mode only)."""
+    session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": call.query.ms / 1000})
+    return Reply(200, {"slept_ms": call.query.ms})
+
+
+def metrics(session: Session, call: Call) -> Reply:
+    body, content_type = exposition()
+    return Reply(200, body, content_type=content_type)
 
 
 def create_user(session: Session, call: Call) -> Reply:

@@ -1,0 +1,45 @@
+"""Request hooks for metrics and query recording on the sync twin (the logic is ``service.observability``)."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g, request
+from flask_sqlalchemy import SQLAlchemy
+
+from service.observability import requests
+from service.observability.metrics import get_metrics
+from service.observability.queries import QueryEvents
+
+_SCOPE = "_observability_scope"
+
+
+def install(app: Flask, db: SQLAlchemy) -> None:
+    metrics = get_metrics()
+    with app.app_context():
+        # Flask-SQLAlchemy builds the engine in init_app without connecting; the same listeners as the async app.
+        QueryEvents(
+            metrics,
+            record=app.config["SQLALCHEMY_RECORD_QUERIES"],
+            slow_threshold=app.config["SQLALCHEMY_SLOW_QUERY_THRESHOLD"],
+        ).install(db.engine)
+
+    @app.before_request
+    def begin() -> None:
+        setattr(g, _SCOPE, requests.begin())
+
+    @app.after_request
+    def end(response: Response) -> Response:
+        scope: requests.RequestScope | None = g.get(_SCOPE)
+        if scope is not None:
+            rule = request.url_rule.rule if request.url_rule is not None else None
+            response.headers.update(
+                requests.end(
+                    scope,
+                    metrics,
+                    method=request.method,
+                    route=rule,
+                    status=response.status_code,
+                    record_queries=app.config["SQLALCHEMY_RECORD_QUERIES"],
+                    slow_threshold=app.config["SQLALCHEMY_SLOW_QUERY_THRESHOLD"],
+                )
+            )
+        return response

@@ -1,0 +1,54 @@
+"""Request hooks for metrics and query recording on the async app (the logic is ``service.observability``)."""
+
+from __future__ import annotations
+
+import os
+
+from quart import Quart, Response, g, request
+
+from service.observability import requests
+from service.observability.metrics import get_metrics, mark_process_dead
+from service.observability.queries import QueryEvents
+from service.quart_app.extension import SQLAlchemy
+
+_SCOPE = "_observability_scope"
+
+
+def install(app: Quart, db: SQLAlchemy) -> None:
+    metrics = get_metrics()
+
+    # Registered after the extension's own before_serving hook, so the engine exists by then.
+    @app.before_serving
+    async def listen() -> None:
+        QueryEvents(
+            metrics,
+            record=app.config["SQLALCHEMY_RECORD_QUERIES"],
+            slow_threshold=app.config["SQLALCHEMY_SLOW_QUERY_THRESHOLD"],
+        ).install(db.engine.sync_engine)
+
+    @app.before_request
+    async def begin() -> None:
+        setattr(g, _SCOPE, requests.begin())
+
+    @app.after_request
+    async def end(response: Response) -> Response:
+        scope: requests.RequestScope | None = g.get(_SCOPE)
+        if scope is not None:
+            rule = request.url_rule.rule if request.url_rule is not None else None
+            response.headers.update(
+                requests.end(
+                    scope,
+                    metrics,
+                    method=request.method,
+                    route=rule,
+                    status=response.status_code,
+                    record_queries=app.config["SQLALCHEMY_RECORD_QUERIES"],
+                    slow_threshold=app.config["SQLALCHEMY_SLOW_QUERY_THRESHOLD"],
+                )
+            )
+        return response
+
+    @app.after_serving
+    async def forget_worker() -> None:
+        # In multiprocess mode a stopped worker's "live" gauges (checked-out connections) must stop counting.
+        mark_process_dead(os.getpid())
