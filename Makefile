@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck generate check-generated lint-migrations clean
+.PHONY: install system-deps run test lint typecheck generate check-generated lint-migrations clean
+SYSTEM_PACKAGES := wrk pgbouncer
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +17,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian packages the load and PgBouncer tests drive: wrk (load generator), pgbouncer (transaction pooler).
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || [ -x /usr/sbin/$$p ] || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "warning: missing$$missing (install them: apt-get install$$missing)"; fi; \
+	fi
 
 # Without DATABASE_URL, service.devdb starts a real PostgreSQL in ./.data and stops it when this command ends.
 run: $(STAMP)
@@ -38,7 +48,7 @@ check-generated: $(STAMP)
 lint-migrations: $(STAMP)
 	$(BIN)/pytest -q tests/migrations/test_lint.py
 
-test: $(STAMP) lint typecheck check-generated
+test: $(STAMP) system-deps lint typecheck check-generated
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:

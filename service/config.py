@@ -60,6 +60,9 @@ class Settings:
     application_name: str = "service"
     bench_endpoints: bool = False
     metrics_enabled: bool = True
+    pgbouncer: str | None = None
+    statement_timeout_ms: int | None = None
+    idle_in_transaction_timeout_ms: int | None = None
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_attempts, self.retry_base_delay, self.retry_max_delay, self.retry_lock_on_retry)
@@ -78,13 +81,13 @@ def _read(
     env: Mapping[str, str],
     name: str,
     parse: Callable[[str], T],
-    default: T,
+    default: T | None,
     check: Callable[[T], bool] = lambda _: True,
     rule: str = "",
 ) -> T:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
-        return default
+        return default  # type: ignore[return-value]
     try:
         value = parse(raw.strip())
     except ValueError as exc:
@@ -130,4 +133,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         application_name=env.get("DB_APPLICATION_NAME", "").strip() or "service",
         bench_endpoints=_read(env, "BENCH_ENDPOINTS", _parse_bool, False),
         metrics_enabled=_read(env, "METRICS_ENABLED", _parse_bool, True),
+        pgbouncer=_read(env, "DB_PGBOUNCER", str, None, lambda v: v == "transaction", "only 'transaction'"),
+        statement_timeout_ms=_read(env, "DB_STATEMENT_TIMEOUT_MS", int, None, lambda v: v is not None and v > 0, "> 0"),
+        idle_in_transaction_timeout_ms=_read(
+            env, "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", int, None, lambda v: v is not None and v > 0, "> 0"
+        ),
     )
