@@ -16,11 +16,7 @@ def install(app: Flask, db: SQLAlchemy) -> None:
     metrics = get_metrics()
     with app.app_context():
         # Flask-SQLAlchemy builds the engine in init_app without connecting; the same listeners as the async app.
-        QueryEvents(
-            metrics,
-            record=app.config["SQLALCHEMY_RECORD_QUERIES"],
-            slow_threshold=app.config["SQLALCHEMY_SLOW_QUERY_THRESHOLD"],
-        ).install(db.engine)
+        QueryEvents.from_config(metrics, app.config).install(db.engine)
 
     @app.before_request
     def begin() -> None:
@@ -28,18 +24,5 @@ def install(app: Flask, db: SQLAlchemy) -> None:
 
     @app.after_request
     def end(response: Response) -> Response:
-        scope: requests.RequestScope | None = g.get(_SCOPE)
-        if scope is not None:
-            rule = request.url_rule.rule if request.url_rule is not None else None
-            response.headers.update(
-                requests.end(
-                    scope,
-                    metrics,
-                    method=request.method,
-                    route=rule,
-                    status=response.status_code,
-                    record_queries=app.config["SQLALCHEMY_RECORD_QUERIES"],
-                    slow_threshold=app.config["SQLALCHEMY_SLOW_QUERY_THRESHOLD"],
-                )
-            )
+        requests.after_request(g.get(_SCOPE), metrics, request, response, app.config)
         return response

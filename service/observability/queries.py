@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import FrameType
@@ -95,6 +96,15 @@ class QueryEvents:
         self.record = record
         self.slow_threshold = slow_threshold
         self._histograms = {kind: metrics.query_duration.labels(kind) for kind in (*_KINDS, "other")}
+
+    @classmethod
+    def from_config(cls, metrics: Metrics, config: Mapping[str, Any]) -> QueryEvents:
+        """Read ``SQLALCHEMY_RECORD_QUERIES`` / ``SQLALCHEMY_SLOW_QUERY_THRESHOLD`` from an app's config."""
+        return cls(
+            metrics,
+            record=config["SQLALCHEMY_RECORD_QUERIES"],
+            slow_threshold=config["SQLALCHEMY_SLOW_QUERY_THRESHOLD"],
+        )
 
     def before_cursor_execute(
         self, conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -40,6 +42,37 @@ def end(
     if not record_queries:
         return {}
     return finish_request(scope.queries, slow_threshold)
+
+
+class WebRequest(Protocol):
+    """What both frameworks' request objects offer (Werkzeug's API)."""
+
+    method: str
+    url_rule: Any
+
+
+class WebResponse(Protocol):
+    status_code: int
+    headers: Any
+
+
+def after_request(
+    scope: RequestScope | None, metrics: Metrics, request: WebRequest, response: WebResponse, config: Mapping[str, Any]
+) -> None:
+    """The ``after_request`` hook of both apps: observe the request, add the ``X-Query-*`` headers."""
+    if scope is None:  # a request that failed before its before_request hooks ran
+        return
+    response.headers.update(
+        end(
+            scope,
+            metrics,
+            method=request.method,
+            route=request.url_rule.rule if request.url_rule is not None else None,
+            status=response.status_code,
+            record_queries=config["SQLALCHEMY_RECORD_QUERIES"],
+            slow_threshold=config["SQLALCHEMY_SLOW_QUERY_THRESHOLD"],
+        )
+    )
 
 
 def count_failure(metrics: Metrics, exc: BaseException) -> None:

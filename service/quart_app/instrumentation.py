@@ -20,11 +20,7 @@ def install(app: Quart, db: SQLAlchemy) -> None:
     # Registered after the extension's own before_serving hook, so the engine exists by then.
     @app.before_serving
     async def listen() -> None:
-        QueryEvents(
-            metrics,
-            record=app.config["SQLALCHEMY_RECORD_QUERIES"],
-            slow_threshold=app.config["SQLALCHEMY_SLOW_QUERY_THRESHOLD"],
-        ).install(db.engine.sync_engine)
+        QueryEvents.from_config(metrics, app.config).install(db.engine.sync_engine)
 
     @app.before_request
     async def begin() -> None:
@@ -32,20 +28,7 @@ def install(app: Quart, db: SQLAlchemy) -> None:
 
     @app.after_request
     async def end(response: Response) -> Response:
-        scope: requests.RequestScope | None = g.get(_SCOPE)
-        if scope is not None:
-            rule = request.url_rule.rule if request.url_rule is not None else None
-            response.headers.update(
-                requests.end(
-                    scope,
-                    metrics,
-                    method=request.method,
-                    route=rule,
-                    status=response.status_code,
-                    record_queries=app.config["SQLALCHEMY_RECORD_QUERIES"],
-                    slow_threshold=app.config["SQLALCHEMY_SLOW_QUERY_THRESHOLD"],
-                )
-            )
+        requests.after_request(g.get(_SCOPE), metrics, request, response, app.config)
         return response
 
     @app.after_serving
