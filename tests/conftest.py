@@ -4,8 +4,10 @@ app test gets a database of its own cloned from it, each repository test a trans
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -37,7 +39,7 @@ def _admin(url: str, statement: sql.Composable) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """The PostgreSQL server the tests use: TEST_DATABASE_URL, or an embedded one from the pgserver wheel."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
@@ -45,11 +47,15 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from service.devdb import start_embedded
 
-    server = start_embedded(tmp_path_factory.mktemp("pg"))
+    # Not under pytest's tmp_path: a concurrent pytest run resets /tmp/pytest-of-<user> to mode 0700, and the
+    # embedded server (running as its own system user when we are root) would lose its data directory.
+    data_dir = Path(tempfile.mkdtemp(prefix="service-tests-pg-"))
+    server = start_embedded(data_dir)
     try:
         yield server.url
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
