@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run test lint typecheck generate check-generated lint-migrations clean
+.PHONY: install system-deps run seed test lint typecheck generate check-generated lint-migrations clean
 SYSTEM_PACKAGES := wrk pgbouncer
 
 $(STAMP): pyproject.toml
@@ -30,6 +30,13 @@ system-deps:
 # Without DATABASE_URL, service.devdb starts a real PostgreSQL in ./.data and stops it when this command ends.
 run: $(STAMP)
 	$(BIN)/python -m service.devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/hypercorn --config hypercorn.toml --bind $(HOST):$(PORT) "service.quart_app:create_app()"'
+
+# Fill a database for load tests through the bulk (COPY) path; re-runnable. Embedded PostgreSQL without DATABASE_URL.
+USERS ?= 10000
+NOTIFICATIONS ?= 20000
+PRODUCTS ?= 1000
+seed: $(STAMP)
+	$(BIN)/python -m service.devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/python -m service.seed --users $(USERS) --notifications $(NOTIFICATIONS) --products $(PRODUCTS)'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

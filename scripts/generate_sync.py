@@ -24,6 +24,7 @@ TOKENS = {
     "AsyncWork": "SyncWork",
     "_async": "_sync",
     "asyncio": "time",
+    "copy_rows": "copy_rows_sync",
 }
 LINES = {
     "from sqlalchemy.ext.time import Session": "from sqlalchemy.orm import Session",

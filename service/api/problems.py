@@ -18,15 +18,12 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from service.db.errors import QUERY_CANCELED, sqlstate
+from service.db.errors import means_unavailable, sqlstate
 from service.errors import Conflict, DomainError, ServiceUnavailable, ValidationFailed
 from service.retry import RETRYABLE_SQLSTATES
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("service.errors")
-
-# Connection-class SQLSTATEs (08xxx), "cannot connect now" (57P03), admin shutdown (57P01/57P02).
-_UNAVAILABLE_PREFIXES = ("08", "57P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +68,7 @@ def _is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError) and not sqlstate(exc):
         return True  # psycopg's "cannot connect": no server answered, so there is no SQLSTATE
     if isinstance(exc, DBAPIError):
-        code = sqlstate(exc) or ""
-        return exc.connection_invalidated or code == QUERY_CANCELED or code.startswith(_UNAVAILABLE_PREFIXES)
+        return exc.connection_invalidated or means_unavailable(sqlstate(exc))
     return False
 
 

@@ -27,3 +27,11 @@ UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
 CHECK_VIOLATION = "23514"
 QUERY_CANCELED = "57014"
+
+# Connection-class SQLSTATEs (08xxx), "cannot connect now" (57P03), admin/crash shutdown (57P01/57P02).
+_UNAVAILABLE_PREFIXES = ("08", "57P")
+
+
+def means_unavailable(code: str | None) -> bool:
+    """Whether a SQLSTATE says the database cannot serve right now (the client should retry later)."""
+    return bool(code) and (code == QUERY_CANCELED or str(code).startswith(_UNAVAILABLE_PREFIXES))

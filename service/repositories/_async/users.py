@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db.bulk import DuplicateKey, batch_defaults, copy_rows, records
 from service.db.errors import UNIQUE_VIOLATION, sqlstate
+from service.db.mixins import utcnow
 from service.db.models import User
 from service.errors import Conflict
 from service.pagination import Pagination
 from service.repositories._async.paging import paginate
+
+OnConflict = Literal["error", "skip"]
+_USERS: Table = User.__table__  # type: ignore[assignment]  # a declarative model's table is a Table
 
 
 def _email_taken(exc: IntegrityError) -> Conflict | None:
@@ -48,10 +54,33 @@ class UserRepository:
             raise (_email_taken(exc) or exc) from None
         return user
 
-    async def add_many(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Insert many users in one executemany (insertmanyvalues batches); no commit."""
+    async def add_many(self, rows: Sequence[Mapping[str, Any]], *, on_conflict: OnConflict = "error") -> int:
+        """Insert many users in the session's transaction (no commit); return how many were inserted.
+
+        Each row has at least ``email`` and ``name`` (already validated); columns it lacks get what the ORM would
+        write: ``role`` 'member', ``is_active`` true, ``created_at`` = ``updated_at`` = one UTC timestamp for the
+        batch, ``deleted_at`` NULL; ids come from the identity column.
+
+        ``on_conflict="error"`` (the API's all-or-nothing): one ``COPY``, the fastest path into PostgreSQL; an
+        email taken by a live user, or repeated in ``rows``, raises :class:`Conflict` and leaves the transaction
+        aborted for the caller to roll back. ``on_conflict="skip"`` (re-runnable seeding): ``COPY`` cannot skip
+        rows, so this is a Core executemany of ``INSERT ... ON CONFLICT DO NOTHING`` (insertmanyvalues batches);
+        rows whose email is taken are left out and not counted.
+        """
+        if not rows:
+            return 0
+        defaults = batch_defaults(_USERS, utcnow())
+        if on_conflict == "skip":
+            stmt = (
+                pg_insert(_USERS)
+                # The arbiter is the partial unique index uq_users_email_live: its predicate must be repeated.
+                .on_conflict_do_nothing(index_elements=[_USERS.c.email], index_where=_USERS.c.deleted_at.is_(None))
+                .returning(_USERS.c.id)
+            )
+            result = await self.session.execute(stmt, [{**defaults, **row} for row in rows])
+            return len(result.all())
+        columns, values = records(rows, defaults)
         try:
-            await self.session.execute(insert(User), list(rows))
-        except IntegrityError as exc:
-            raise (_email_taken(exc) or exc) from None
-        return len(rows)
+            return await copy_rows(self.session, _USERS, columns, values)
+        except DuplicateKey:
+            raise Conflict("a user with one of these emails already exists") from None

@@ -59,15 +59,25 @@ async def delete_user(session: AsyncSession, user_id: int, repo: UserRepository 
 
 
 async def register_users(session: AsyncSession, rows: list[UserCreate], repo: UserRepository | None = None) -> int:
-    """All or nothing: a repeated email in the payload or one already taken is a 409 and nothing is written."""
-    first_seen: dict[str, int] = {}
-    for index, row in enumerate(rows):
-        if row.email in first_seen:
-            raise Conflict(f"rows {first_seen[row.email]} and {index} repeat the same email")
-        first_seen[row.email] = index
-    now = utcnow()
+    """All or nothing: a repeated email in the payload or one already taken is a 409 and nothing is written.
+
+    The repository fills the defaults and timestamps and loads the rows with one ``COPY``.
+    """
+    emails = [row.email for row in rows]
+    if len(set(emails)) != len(emails):
+        raise _repeated_email(emails)
     inserted = await (repo if repo is not None else UserRepository(session)).add_many(
-        [{"email": row.email, "name": row.name, "created_at": now, "updated_at": now} for row in rows]
+        [{"email": row.email, "name": row.name} for row in rows]
     )
     await session.commit()
     return inserted
+
+
+def _repeated_email(emails: list[str]) -> Conflict:
+    """The 409 naming the first two rows that repeat an email (only built when the set check found one)."""
+    first_seen: dict[str, int] = {}
+    for index, email in enumerate(emails):
+        if email in first_seen:
+            return Conflict(f"rows {first_seen[email]} and {index} repeat the same email")
+        first_seen[email] = index
+    raise AssertionError("no repeated email")  # pragma: no cover - only called when the set check found one
