@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response
 from flask.signals import appcontext_tearing_down, got_request_exception
 
-from service.api.converters import IdConverter
+from service.api.appconfig import configure_url_map, shared_config
 from service.api.jsoncodec import StrictJSONProvider
 from service.config import Settings, load_settings
 from service.db.engine import sync_engine_options, sync_url
@@ -92,17 +92,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the sync twin; with no argument every setting comes from the environment. Nothing connects here."""
     settings = settings if settings is not None else load_settings()
     app = ServiceFlask("service", static_folder=None)
-    app.url_map.converters["id"] = IdConverter
-    app.url_map.strict_slashes = False
+    configure_url_map(app.url_map)
     app.config.update(
         # Flask-SQLAlchemy is handed a string; str(URL) would mask the password as "***".
         SQLALCHEMY_DATABASE_URI=sync_url(settings.database_url).render_as_string(hide_password=False),
         SQLALCHEMY_ENGINE_OPTIONS=sync_engine_options(settings),
-        SQLALCHEMY_RECORD_QUERIES=settings.record_queries,
-        SQLALCHEMY_SLOW_QUERY_THRESHOLD=settings.slow_query_threshold,
-        MAX_CONTENT_LENGTH=settings.max_content_length,
-        SERVICE_SETTINGS=settings,
-        RETRY_POLICY=settings.retry_policy(),
+        **shared_config(settings),
     )
     db = make_db()
     db.init_app(app)

@@ -9,7 +9,7 @@ from quart import Quart, Request
 from quart_schema import QuartSchema
 
 from service.api import problems
-from service.api.converters import IdConverter
+from service.api.appconfig import configure_url_map, shared_config
 from service.api.jsoncodec import StrictJSONProvider
 from service.config import Settings, load_settings
 from service.db.engine import async_engine_options
@@ -40,16 +40,11 @@ def create_app(settings: Settings | None = None) -> Quart:
     """Build the async app; with no argument every setting comes from the environment."""
     settings = settings if settings is not None else load_settings()
     app = ServiceQuart("service", static_folder=None)
-    app.url_map.converters["id"] = IdConverter
-    app.url_map.strict_slashes = False
+    configure_url_map(app.url_map)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=async_engine_options(settings),
-        SQLALCHEMY_RECORD_QUERIES=settings.record_queries,
-        SQLALCHEMY_SLOW_QUERY_THRESHOLD=settings.slow_query_threshold,
-        MAX_CONTENT_LENGTH=settings.max_content_length,
-        SERVICE_SETTINGS=settings,
-        RETRY_POLICY=settings.retry_policy(),
+        **shared_config(settings),
     )
     db = SQLAlchemy(app)
     QuartSchema(app, openapi_path="/openapi.json", swagger_ui_path="/docs", redoc_ui_path=None, scalar_ui_path=None)
