@@ -139,3 +139,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", int, None, lambda v: v is not None and v > 0, "> 0"
         ),
     )
+
+
+def settings_or_exit(env: Mapping[str, str] | None = None) -> Settings:
+    """:func:`load_settings` for server start-up: a bad setting ends the process with one line, no traceback."""
+    try:
+        return load_settings(env)
+    except ConfigError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None

@@ -57,6 +57,7 @@ def clamp(page: int, per_page: int, max_per_page: int | None = MAX_PER_PAGE) -> 
 
 def page_statements(stmt: Select[Any], page: int, per_page: int) -> tuple[Select[Any], Select[Any]]:
     """The items statement (offset/limit) and the count statement (ordering dropped) for one page."""
-    items = stmt.limit(per_page).offset((page - 1) * per_page)
+    # A page far past the end is an empty page, not a bigint overflow in the OFFSET.
+    items = stmt.limit(per_page).offset(min((page - 1) * per_page, 2**63 - 1))
     count = select(func.count()).select_from(stmt.order_by(None).subquery())
     return items, count

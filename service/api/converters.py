@@ -8,7 +8,8 @@ from service.schemas import INT64_MAX
 
 
 class IdConverter(BaseConverter):
-    regex = r"\d{1,19}"
+    # No zero: "/users/0" must be a 404 for every method, not a 405 for the methods of another rule.
+    regex = r"0*[1-9][0-9]{0,18}"
     weight = 50
 
     def to_python(self, value: str) -> int:

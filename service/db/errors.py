@@ -28,8 +28,9 @@ FOREIGN_KEY_VIOLATION = "23503"
 CHECK_VIOLATION = "23514"
 QUERY_CANCELED = "57014"
 
-# Connection-class SQLSTATEs (08xxx), "cannot connect now" (57P03), admin/crash shutdown (57P01/57P02).
-_UNAVAILABLE_PREFIXES = ("08", "57P")
+# Connection-class SQLSTATEs (08xxx), "cannot connect now" (57P03), admin/crash shutdown (57P01/57P02), and
+# "too many connections" (53300: the server's max_connections is reached, a new pool connection was refused).
+_UNAVAILABLE_PREFIXES = ("08", "57P", "53300")
 
 
 def means_unavailable(code: str | None) -> bool:

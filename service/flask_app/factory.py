@@ -11,7 +11,7 @@ from flask.signals import appcontext_tearing_down, got_request_exception
 
 from service.api.appconfig import configure_url_map, shared_config
 from service.api.jsoncodec import StrictJSONProvider
-from service.config import Settings, load_settings
+from service.config import Settings, settings_or_exit
 from service.db.engine import sync_engine_options, sync_url
 from service.flask_app import instrumentation
 from service.flask_app.extension import make_db
@@ -90,7 +90,7 @@ def _no_write(data: bytes) -> object:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the sync twin; with no argument every setting comes from the environment. Nothing connects here."""
-    settings = settings if settings is not None else load_settings()
+    settings = settings if settings is not None else settings_or_exit()
     app = ServiceFlask("service", static_folder=None)
     configure_url_map(app.url_map)
     app.config.update(

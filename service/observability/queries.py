@@ -31,6 +31,7 @@ log = logging.getLogger("service.slow_queries")
 
 _KINDS = frozenset({"select", "insert", "update", "delete"})
 _START = "query_start_stack"
+_COUNTED = "service.checked_out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +128,15 @@ class QueryEvents:
             if self.record:
                 queries.records.append(QueryRecord(statement, parameters, start, end, _location()))
 
-    def on_checkout(self, *args: Any) -> None:
+    def on_checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        record.info[_COUNTED] = True
         self.metrics.pool_checked_out.inc()
 
-    def on_checkin(self, *args: Any) -> None:
-        self.metrics.pool_checked_out.dec()
+    def on_checkin(self, dbapi_connection: Any, record: Any) -> None:
+        # SQLAlchemy also checks in a connection whose checkout failed in pre-ping (no "checkout" event fired):
+        # only count down what was counted up, or the gauge drifts below zero after a backend kill.
+        if record.info.pop(_COUNTED, False):
+            self.metrics.pool_checked_out.dec()
 
     def install(self, engine: Engine) -> None:
         """Register on a sync engine (for an ``AsyncEngine``, pass its ``sync_engine``) and its pool."""

@@ -11,7 +11,7 @@ from quart_schema import QuartSchema
 from service.api import problems
 from service.api.appconfig import configure_url_map, shared_config
 from service.api.jsoncodec import StrictJSONProvider
-from service.config import Settings, load_settings
+from service.config import Settings, settings_or_exit
 from service.db.engine import async_engine_options
 from service.quart_app import instrumentation
 from service.quart_app.extension import SQLAlchemy
@@ -38,7 +38,7 @@ class ServiceQuart(Quart):
 
 def create_app(settings: Settings | None = None) -> Quart:
     """Build the async app; with no argument every setting comes from the environment."""
-    settings = settings if settings is not None else load_settings()
+    settings = settings if settings is not None else settings_or_exit()
     app = ServiceQuart("service", static_folder=None)
     configure_url_map(app.url_map)
     app.config.update(
