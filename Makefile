@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run seed test lint typecheck generate check-generated lint-migrations clean
+.PHONY: install system-deps run seed bench-quick bench-compare bench-metrics bench-inserts test lint typecheck generate check-generated lint-migrations clean
 SYSTEM_PACKAGES := wrk pgbouncer
 
 $(STAMP): pyproject.toml
@@ -37,6 +37,19 @@ NOTIFICATIONS ?= 20000
 PRODUCTS ?= 1000
 seed: $(STAMP)
 	$(BIN)/python -m service.devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/python -m service.seed --users $(USERS) --notifications $(NOTIFICATIONS) --products $(PRODUCTS)'
+
+# The load comparison (async service vs the Flask twin, wrk): --quick takes ~2 minutes, the full run ~20.
+bench-quick: $(STAMP) system-deps
+	$(BIN)/python -m service.bench compare --quick
+
+bench-compare: $(STAMP) system-deps
+	$(BIN)/python -m service.bench compare --out docs/loadtest
+
+bench-metrics: $(STAMP) system-deps
+	$(BIN)/python -m service.bench metrics_cost
+
+bench-inserts: $(STAMP)
+	$(BIN)/python -m service.bench inserts --rows 10000 --rounds 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,9 +1,50 @@
 #!/bin/sh
-# The image's commands: `serve` (default) runs Hypercorn; `migrate` runs `alembic upgrade head` and exits.
-# Migrations are never run by the app at start: run them as a separate job before rolling out.
+# The image's commands (docker run IMAGE <command>):
+#
+#   serve [hypercorn flags]  (default) check the configuration, then run Hypercorn with hypercorn.toml as this
+#                            process (it gets SIGTERM from the orchestrator and drains: see hypercorn.toml)
+#   migrate                  check the configuration, then `alembic upgrade head`, and exit. Migrations are a
+#                            separate job, run before a rollout: the app never migrates at start.
+#   check-config             check the configuration and exit (0: valid)
+#   anything else            run as given (e.g. `sh`)
+#
+# Environment: every setting of the README (DATABASE_URL, DB_*, ...); HYPERCORN_BIND (default 0.0.0.0:$PORT,
+# PORT default 8000).
 set -eu
-case "${1:-serve}" in
-    serve) shift || true; exec hypercorn --config hypercorn.toml --bind "0.0.0.0:${PORT:-8000}" "$@" "service.quart_app:create_app()" ;;
-    migrate) exec alembic upgrade head ;;
-    *) exec "$@" ;;
+
+check_config() {
+    # A bad variable stops the container here with one line naming it (never echoing a secret value), instead of
+    # a traceback from inside the server.
+    python - <<'PY'
+import sys
+
+from service.config import ConfigError, load_settings
+
+try:
+    load_settings()
+except ConfigError as exc:
+    sys.exit(f"configuration error: {exc}")
+PY
+}
+
+command="${1:-serve}"
+if [ "$#" -gt 0 ]; then
+    shift
+fi
+case "$command" in
+    serve)
+        check_config
+        exec hypercorn --config hypercorn.toml --bind "${HYPERCORN_BIND:-0.0.0.0:${PORT:-8000}}" "$@" \
+            "service.quart_app:create_app()"
+        ;;
+    migrate)
+        check_config
+        exec alembic upgrade head
+        ;;
+    check-config)
+        check_config
+        ;;
+    *)
+        exec "$command" "$@"
+        ;;
 esac
