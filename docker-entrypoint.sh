@@ -15,16 +15,7 @@ set -eu
 check_config() {
     # A bad variable stops the container here with one line naming it (never echoing a secret value), instead of
     # a traceback from inside the server.
-    python - <<'PY'
-import sys
-
-from service.config import ConfigError, load_settings
-
-try:
-    load_settings()
-except ConfigError as exc:
-    sys.exit(f"configuration error: {exc}")
-PY
+    python -c 'from service.config import settings_or_exit; settings_or_exit()'
 }
 
 command="${1:-serve}"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -41,6 +42,7 @@ class Metrics:
     lock_conflicts: Counter
     http_requests: Counter
     http_duration: Histogram
+    _children: dict[tuple[str, str, int], tuple[Any, Any]] = field(default_factory=dict)
 
     # RetryObserver: the use cases report each retry and each final loss here.
     def retried(self) -> None:
@@ -50,8 +52,16 @@ class Metrics:
         self.lock_conflicts.inc()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(method, route, str(status)).inc()
-        self.http_duration.labels(method, route).observe(seconds)
+        # labels() hashes and locks on every call; the hot path reuses the child of each label set.
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.http_requests.labels(method, route, str(status)),
+                self.http_duration.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 @functools.cache
