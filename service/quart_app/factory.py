@@ -15,6 +15,7 @@ from service.config import Settings, settings_or_exit
 from service.db.engine import async_engine_options
 from service.quart_app import instrumentation
 from service.quart_app.extension import SQLAlchemy
+from service.quart_app.shutdown import CancelledRequestGuard, quiet_loop_errors
 from service.quart_app.views import problem_response, register_error_handlers, register_routes
 
 
@@ -54,4 +55,10 @@ def create_app(settings: Settings | None = None) -> Quart:
     register_error_handlers(app, settings)
     if settings.metrics_enabled:
         instrumentation.install(app, db)
+    app.asgi_app = CancelledRequestGuard(app.asgi_app, settings.retry_after_seconds)  # type: ignore[method-assign,assignment]
+
+    @app.before_serving
+    async def quiet_loop() -> None:
+        quiet_loop_errors(asyncio.get_running_loop())
+
     return app

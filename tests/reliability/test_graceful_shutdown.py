@@ -180,15 +180,7 @@ async def test_request_past_the_graceful_timeout_commits_nothing(
     assert seen.connections_gone_after is not None
 
 
-HYPERCORN_ANSWERS_500 = pytest.mark.xfail(
-    strict=True,
-    reason="Hypercorn answers a request it cancels at the graceful timeout with a bare 500 (no problem+json, no "
-    "Retry-After), and CPython 3.11.7's asyncio logs a CancelledError traceback for each cancelled connection "
-    "(gh-113538); the app should answer 503 itself and keep loop errors to one line",
-)
-
-
-@pytest.mark.parametrize("kind", [pytest.param("quart", marks=HYPERCORN_ANSWERS_500), "flask"])
+@pytest.mark.parametrize("kind", ["quart", "flask"])
 async def test_request_past_the_graceful_timeout_is_never_a_500_nor_a_traceback(
     request: pytest.FixtureRequest, kind: str, cut_off: Callable[[str], Awaitable[CutOff]]
 ) -> None:
