@@ -28,6 +28,35 @@ from tests.support.servers import LiveServer, serve_flask, serve_quart
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# What no error body and no log line may carry: tracebacks, SQL, driver/ORM names, file paths, URLs.
+LEAK_MARKERS = (
+    "Traceback",
+    "SELECT ",
+    "INSERT ",
+    "UPDATE ",
+    "asyncpg",
+    "psycopg",
+    "sqlalchemy",
+    'File "',
+    "postgresql://",
+)
+
+
+@pytest.fixture(autouse=True)
+def no_leaks_in_logs(caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Across the whole suite, no log record of the service carries a traceback or a database URL."""
+    yield
+    for record in caplog.get_records("call"):
+        if not record.name.startswith("service"):
+            continue
+        assert not record.exc_info, f"{record.name} logged a traceback: {record.getMessage()}"
+        message = record.getMessage()
+        assert "postgresql://" not in message, f"{record.name} logged a database URL"
+        if record.name != "service.slow_queries":  # statements are that logger's purpose (parameters never are)
+            for word in LEAK_MARKERS:
+                assert word not in message, f"{record.name} logged {word!r}: {message[:300]}"
+
+
 def _with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
@@ -177,8 +206,18 @@ async def quart_server(settings: Settings) -> AsyncIterator[LiveServer]:
 
 
 @pytest.fixture
-async def client(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live_server.base_url, timeout=30) as client:
+async def client(live_server: LiveServer, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app under test that fails the test when an error body leaks internals."""
+
+    async def no_leak(response: httpx.Response) -> None:
+        if response.headers.get("Content-Type") == "application/problem+json":
+            text = (await response.aread()).decode(errors="replace")
+            for word in (*LEAK_MARKERS, database_url):
+                assert word not in text, f"problem body of {response.request.url} leaks {word!r}: {text[:300]}"
+
+    async with httpx.AsyncClient(
+        base_url=live_server.base_url, timeout=30, event_hooks={"response": [no_leak]}
+    ) as client:
         yield client
 
 
