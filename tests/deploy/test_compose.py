@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from service.config import load_settings
-from tests.reliability.harness import ROOT
 from tests.reliability.pgbouncer import deploy_settings
+from tests.support.processes import ROOT
 
 yaml = pytest.importorskip("yaml", reason="pyyaml is a dev dependency (pip install pyyaml)")
 

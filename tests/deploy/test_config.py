@@ -15,7 +15,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tests.conftest import _admin
-from tests.reliability.harness import (
+from tests.support.processes import (
     APP_KINDS,
     BIN,
     ROOT,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.dockerfile import Dockerfile, Stage, parse
-from tests.reliability.harness import ROOT
+from tests.support.processes import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 PGBOUNCER_DOCKERFILE = ROOT / "deploy" / "pgbouncer" / "Dockerfile"

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import _admin
 from tests.deploy.dockerfile import parse
-from tests.reliability.harness import ROOT, LeakGuard, query, report, secrets_of, start_server
+from tests.support.processes import ROOT, LeakGuard, query, report, secrets_of, start_server
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,65 +13,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.db.models import Product
-from tests.support.servers import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 40.0  # above gunicorn.conf.py's graceful_timeout (30 s)
+from tests.support.processes import serving
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def gunicorn(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """``gunicorn -c gunicorn.conf.py 'service.flask_app:create_app()'`` on a free loopback port; its base URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "DB_APPLICATION_NAME": "service-tests",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
-        "GUNICORN_THREADS": "8",
-    }
-    log_path = tmp_path / "gunicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "service.flask_app:create_app()"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(process, base_url, log_path)
-        yield base_url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-            pytest.fail(f"gunicorn ignored SIGTERM:\n{log_path.read_text()[-4000:]}")
-        if process.returncode != 0:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
-
-
-def _wait_healthy(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    pytest.fail(f"gunicorn did not answer /health within {START_TIMEOUT} s:\n{log_path.read_text()[-4000:]}")
+    """``gunicorn -c gunicorn.conf.py`` (2 gthread workers x 8 threads) on a free loopback port; its base URL."""
+    env = {"DATABASE_URL": database_url, "GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "8"}
+    with serving("flask", env, tmp_path) as server:
+        yield server.base_url
+        # Leaving the block stops it with SIGTERM; it must drain and exit cleanly.
+    assert server.process.returncode == 0, server.log()[-4000:]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.reliability.harness import (
+from tests.support.processes import (
     IDLE_TIMEOUT_MS,
     ROOT,
     STATEMENT_TIMEOUT_MS,

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.reliability.harness import ROOT
+from tests.support.processes import ROOT
 from tests.support.servers import free_port
 
 DEPLOY_INI = ROOT / "deploy" / "pgbouncer" / "pgbouncer.ini"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import APP_KINDS, LeakGuard, backends, report, serving, terminate_backends, wait_until
+from tests.support.processes import APP_KINDS, LeakGuard, backends, report, serving, terminate_backends, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from tests.conftest import clone_database, drop_database
-from tests.reliability.harness import (
+from tests.support.processes import (
     LeakGuard,
     backends,
     conninfo,

@@ -19,7 +19,7 @@ import pytest
 
 from service.quart_app import create_app
 from tests.conftest import clone_database, drop_database, make_settings
-from tests.reliability.harness import BIN, LeakGuard, find_leaks, report, secrets_of, serving
+from tests.support.processes import BIN, LeakGuard, find_leaks, report, secrets_of, serving
 
 pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency (pip install schemathesis)")
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import clone_database, drop_database
-from tests.reliability.harness import (
+from tests.support.processes import (
     APP_KINDS,
     LeakGuard,
     backends,

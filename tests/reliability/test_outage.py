@@ -15,8 +15,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.reliability.harness import APP_KINDS, LeakGuard, report, serving
 from tests.reliability.tcpproxy import proxied
+from tests.support.processes import APP_KINDS, LeakGuard, report, serving
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.slow

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.reliability.harness import LeakGuard, report, serving
 from tests.reliability.pgbouncer import deploy_settings, running_pgbouncer
+from tests.support.processes import LeakGuard, report, serving
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.reliability.harness import LeakGuard, backends, percentile, report, scrape, serving
+from tests.support.processes import LeakGuard, backends, percentile, report, scrape, serving
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.reliability.harness import APP_KINDS, LeakGuard, ServerProcess, conninfo, query, report, scrape, serving
+from tests.support.processes import APP_KINDS, LeakGuard, ServerProcess, conninfo, query, report, scrape, serving
 
 pytestmark = pytest.mark.slow
 

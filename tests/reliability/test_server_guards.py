@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.reliability.harness import (
+from tests.support.processes import (
     APP_KINDS,
     IDLE_TIMEOUT_MS,
     STATEMENT_TIMEOUT_MS,
