@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from service.errors import PreconditionFailed
 
-ANY_VERSION = None
-
 
 def etag(version_id: int) -> str:
     return f'"{version_id}"'
@@ -14,7 +12,7 @@ def etag(version_id: int) -> str:
 def parse_if_match(value: str | None) -> int | None:
     """The version an ``If-Match`` header names; ``None`` when absent or ``*``; 412 when it can name none."""
     if value is None or value.strip() in {"", "*"}:
-        return ANY_VERSION
+        return None  # any version may be updated
     tag = value.strip()
     if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit() and len(tag) <= 21:
         return int(tag[1:-1])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,7 +23,6 @@ from service.retry import RetryObserver
 
 Handler = Callable[..., Awaitable[Reply]]
 View = Callable[..., Awaitable[Response]]
-log = logging.getLogger(__name__)
 
 
 def to_response(
