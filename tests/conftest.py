@@ -128,6 +128,17 @@ def database_url(server_url: str, template_url: str) -> Iterator[str]:
         drop_database(server_url, url)
 
 
+@pytest.fixture
+def empty_database_url(server_url: str) -> Iterator[str]:
+    """An empty database (no schema) of this test's own, dropped afterwards: for tests that migrate it themselves."""
+    name = f"svc_empty_{uuid.uuid4().hex[:12]}"
+    _admin(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield _with_database(server_url, name)
+    finally:
+        _admin(server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def make_settings(database_url: str, **overrides: object) -> Settings:
     pool = overrides.pop("pool", PoolSettings(pool_size=5, max_overflow=10, pool_timeout=5))
     values: dict[str, object] = {

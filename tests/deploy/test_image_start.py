@@ -12,17 +12,12 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
-from tests.conftest import _admin
 from tests.deploy.dockerfile import parse
 from tests.support.processes import ROOT, LeakGuard, query, report, secrets_of, start_server
 from tests.support.servers import free_port
@@ -102,19 +97,8 @@ def test_the_image_has_only_runtime_dependencies(request: pytest.FixtureRequest,
     assert not installed & {"flask-sqlalchemy", "psycopg", "gunicorn", "pytest", "ruff", "mypy", "pgserver"}
 
 
-@pytest.fixture
-def empty_database(server_url: str) -> Iterator[str]:
-    """A database with nothing in it: the migrate job builds the schema."""
-    name = f"svc_img_{uuid.uuid4().hex[:10]}"
-    _admin(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        _admin(server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def test_migrate_then_serve_then_stop(request: pytest.FixtureRequest, image: Image, empty_database: str) -> None:
-    guard = LeakGuard(secrets=secrets_of(empty_database))
+def test_migrate_then_serve_then_stop(request: pytest.FixtureRequest, image: Image, empty_database_url: str) -> None:
+    guard = LeakGuard(secrets=secrets_of(empty_database_url))
     entrypoint = str(image.app / "docker-entrypoint.sh")
     # The image's ENV; nothing from this test process (no PYTHONPATH, no virtualenv of the repository).
     env = {
@@ -122,14 +106,14 @@ def test_migrate_then_serve_then_stop(request: pytest.FixtureRequest, image: Ima
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "HOME": str(image.app),
-        "DATABASE_URL": empty_database,
+        "DATABASE_URL": empty_database_url,
     }
     migrate = subprocess.run(
         [entrypoint, "migrate"], cwd=image.app, env=env, capture_output=True, text=True, timeout=120
     )
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
     guard.check("migrate's output", migrate.stdout + migrate.stderr)
-    (head,) = query(empty_database, "SELECT version_num FROM alembic_version")[0]
+    (head,) = query(empty_database_url, "SELECT version_num FROM alembic_version")[0]
 
     port = free_port()
     server = start_server(

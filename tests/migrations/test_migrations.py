@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from tests.conftest import ROOT, _admin
+from tests.conftest import ROOT
 
 ALEMBIC_TIMEOUT = 120
 
@@ -34,17 +30,6 @@ def alembic(url: str, *args: str, check: bool = True) -> subprocess.CompletedPro
     if check:
         assert proc.returncode == 0, f"alembic {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc
-
-
-@pytest.fixture
-def empty_url(server_url: str) -> Iterator[str]:
-    """An empty database of this test's own, dropped at the end."""
-    name = f"svc_mig_{uuid.uuid4().hex[:12]}"
-    _admin(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        _admin(server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def query(url: str, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
@@ -73,14 +58,14 @@ def test_exactly_one_head() -> None:
     assert len(script.get_heads()) == 1, script.get_heads()
 
 
-def test_check_reports_no_drift_at_head(empty_url: str) -> None:
-    alembic(empty_url, "upgrade", "head")
-    proc = alembic(empty_url, "check", check=False)
+def test_check_reports_no_drift_at_head(empty_database_url: str) -> None:
+    alembic(empty_database_url, "upgrade", "head")
+    proc = alembic(empty_database_url, "check", check=False)
     assert proc.returncode == 0, f"models and migrations drifted apart:\n{proc.stdout}\n{proc.stderr}"
 
 
-def test_name_migration_round_trip(empty_url: str) -> None:
-    url = empty_url
+def test_name_migration_round_trip(empty_database_url: str) -> None:
+    url = empty_database_url
     alembic(url, "upgrade", "0001")
     # Written before 0002: it must get the role default too.
     query(url, "INSERT INTO users (email, first_name, last_name) VALUES ('old@example.com', 'Grace', 'Hopper')")
@@ -126,8 +111,8 @@ def test_name_migration_round_trip(empty_url: str) -> None:
     alembic(url, "check")
 
 
-def test_backfill_leaves_names_already_set_alone(empty_url: str) -> None:
-    url = empty_url
+def test_backfill_leaves_names_already_set_alone(empty_database_url: str) -> None:
+    url = empty_database_url
     alembic(url, "upgrade", "0003")
     query(
         url,
