@@ -64,6 +64,15 @@ class Settings:
     statement_timeout_ms: int | None = None
     idle_in_transaction_timeout_ms: int | None = None
 
+    @property
+    def autocommit_reads(self) -> bool:
+        """Whether GET/HEAD sessions run in autocommit (:mod:`service.db.read_only`).
+
+        Not behind a transaction-mode PgBouncer: outside a transaction it may send asyncpg's prepare and execute of
+        one statement to two different server connections ("prepared statement ... does not exist").
+        """
+        return self.pgbouncer != "transaction"
+
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_attempts, self.retry_base_delay, self.retry_max_delay, self.retry_lock_on_retry)
 

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from sqlalchemy import Table, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.config import load_settings
 from service.db.bulk import batch_defaults, copy_rows, records
-from service.db.engine import async_engine_options, async_url
+from service.db.engine import async_engine_options, make_async_engine
 from service.db.mixins import utcnow
 from service.db.models import Notification, Product, User
 from service.errors import Conflict
@@ -215,7 +215,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 async def _run(args: argparse.Namespace, env: Mapping[str, str] | None) -> dict[str, Counts]:
     settings = load_settings(env)
-    engine = create_async_engine(async_url(settings.database_url), **async_engine_options(settings))
+    engine = make_async_engine(settings.database_url, **async_engine_options(settings))
     try:
         return await seed(
             engine,

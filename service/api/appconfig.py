@@ -14,6 +14,7 @@ def shared_config(settings: Settings) -> dict[str, Any]:
     """Config keys both apps read the same way (each adds its own database URI and engine options)."""
     return {
         "SQLALCHEMY_RECORD_QUERIES": settings.record_queries,
+        "SQLALCHEMY_AUTOCOMMIT_READS": settings.autocommit_reads,
         "SQLALCHEMY_SLOW_QUERY_THRESHOLD": settings.slow_query_threshold,
         "MAX_CONTENT_LENGTH": settings.max_content_length,
         "SERVICE_SETTINGS": settings,

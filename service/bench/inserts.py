@@ -38,11 +38,11 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import load_settings
-from service.db.engine import async_engine_options, async_url, sync_engine_options, sync_url
+from service.db.engine import async_engine_options, make_async_engine, sync_engine_options, sync_url
 from service.db.mixins import utcnow
 from service.db.models import User
 from service.schemas import UserCreate, UsersBulk
@@ -481,8 +481,8 @@ async def run_async_methods(
     import asyncpg
 
     settings = load_settings({"DATABASE_URL": runner.url})
-    engine = create_async_engine(async_url(runner.url), **async_engine_options(settings))
-    plain = create_async_engine(async_url(runner.url), use_insertmanyvalues=False, **async_engine_options(settings))
+    engine = make_async_engine(runner.url, **async_engine_options(settings))
+    plain = make_async_engine(runner.url, use_insertmanyvalues=False, **async_engine_options(settings))
     stack = AsyncStack(engine, async_sessionmaker(engine, expire_on_commit=False), plain)
     stack.driver = await asyncpg.connect(_conninfo(runner.url))
     try:

@@ -1,24 +1,42 @@
 """Flask-SQLAlchemy, configured for the shared models: the same metadata, the same soft-delete hook.
 
-Flask-SQLAlchemy's own ``db.session`` is used unchanged: scoped to the app context and removed in its
-``teardown_appcontext``, so uncommitted work is rolled back and the connection returns to the pool.
+Flask-SQLAlchemy's own ``db.session`` is used: scoped to the app context and removed in its ``teardown_appcontext``,
+so uncommitted work is rolled back and the connection returns to the pool. As on the async side, a GET or HEAD
+request's session is read-only, in autocommit (:mod:`service.db.read_only`).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session
+from sqlalchemy.orm import sessionmaker
 
 from service.db.base import Base
+from service.db.read_only import READ_ONLY, autocommit, install_read_only_guard, is_read_only_method
 from service.db.soft_delete import install_soft_delete
 
 
 class FlaskSession(Session):
-    """The session class behind ``db.session`` (carries the soft-delete hook, like ``QuartSession``)."""
+    """The session class behind ``db.session`` (carries the soft-delete hook and the read-only guard)."""
+
+    def get_bind(
+        self,
+        mapper: Any | None = None,
+        clause: Any | None = None,
+        bind: sa.engine.Engine | sa.engine.Connection | None = None,
+        **kwargs: Any,
+    ) -> sa.engine.Engine | sa.engine.Connection:
+        """Flask-SQLAlchemy's choice of engine; its autocommit view for a read-only session."""
+        chosen = super().get_bind(mapper, clause, bind, **kwargs)
+        if bind is not None or not self.info.get(READ_ONLY) or not isinstance(chosen, sa.engine.Engine):
+            return chosen
+        db: ServiceSQLAlchemy = self._db  # type: ignore[assignment]
+        return db.read_only_engine(chosen)
 
 
 class ServiceSQLAlchemy(SQLAlchemy):
@@ -28,9 +46,40 @@ class ServiceSQLAlchemy(SQLAlchemy):
     so a pool wait failed at once where the async app waited half a second.
     """
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Per app (as Flask-SQLAlchemy keeps its engines), so an app's engines are not kept alive after it.
+        self._read_only_engines: WeakKeyDictionary[Flask, dict[sa.engine.Engine, sa.engine.Engine]] = (
+            WeakKeyDictionary()
+        )
+
+    def read_only_engine(self, engine: sa.engine.Engine) -> sa.engine.Engine:
+        """The autocommit view of one of the current app's engines, built once (``execution_options`` copies).
+
+        ``engine`` itself where the app's ``SQLALCHEMY_AUTOCOMMIT_READS`` is false.
+        """
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        views = self._read_only_engines.setdefault(app, {})
+        view = views.get(engine)
+        if view is None:
+            view = views[engine] = autocommit(engine) if app.config.get("SQLALCHEMY_AUTOCOMMIT_READS", True) else engine
+        return view
+
     def _make_engine(self, bind_key: str | None, options: dict[str, Any], app: Flask) -> sa.engine.Engine:
         options = dict(options)
         return sa.create_engine(options.pop("url"), **options)
+
+    def _make_session_factory(self, options: dict[str, Any]) -> sessionmaker[Session]:
+        """Flask-SQLAlchemy's factory, making a read-only session for a GET or HEAD request."""
+        factory = super()._make_session_factory(options)
+
+        def make_session(**kwargs: Any) -> Session:
+            if has_request_context() and is_read_only_method(request.method):
+                kwargs.setdefault("info", {})[READ_ONLY] = True
+            return factory(**kwargs)
+
+        # scoped_session only calls its factory; configure() is not used with Flask-SQLAlchemy's options.
+        return make_session  # type: ignore[return-value]
 
 
 def make_db() -> SQLAlchemy:
@@ -39,6 +88,7 @@ def make_db() -> SQLAlchemy:
     ``expire_on_commit=False`` as on the async side: handlers serialize objects after the use case committed.
     """
     install_soft_delete(FlaskSession)
+    install_read_only_guard(FlaskSession)
     return ServiceSQLAlchemy(
         metadata=Base.metadata,
         session_options={"class_": FlaskSession, "expire_on_commit": False},

@@ -5,7 +5,8 @@ Lifecycle, as in Flask-SQLAlchemy and quart-db:
 * the engine is built in ``before_serving`` and disposed in ``after_serving``: nothing connects at import or at
   ``init_app``;
 * ``db.session`` is the current request's :class:`AsyncSession`, created on first use and kept on ``g``, so two
-  requests in one event loop never share a session;
+  requests in one event loop never share a session; a GET or HEAD request's session is read-only, in autocommit
+  (:mod:`service.db.read_only`);
 * the ``async`` teardown closes it: uncommitted work is rolled back, never committed, and the connection returns
   to the pool, also when the request task was cancelled because the client went away.
 """
@@ -18,13 +19,14 @@ import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from quart import Quart, abort, g
+from quart import Quart, abort, g, has_request_context, request
 from sqlalchemy import Select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from service.db.base import Base
-from service.db.engine import async_url
+from service.db.engine import make_async_engine
+from service.db.read_only import READ_ONLY, autocommit, install_read_only_guard, is_read_only_method
 from service.db.soft_delete import install_soft_delete
 from service.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Pagination, clamp, page_statements
 
@@ -53,6 +55,7 @@ class SQLAlchemy:
         self._engine_options = dict(engine_options or {})
         self._session_options = dict(session_options or {})
         self._engine: AsyncEngine | None = None
+        self._read_only_engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         if app is not None:
             self.init_app(app)
@@ -62,10 +65,16 @@ class SQLAlchemy:
         app.extensions["sqlalchemy"] = self
         app.config.setdefault("SQLALCHEMY_DATABASE_URI", os.environ.get("DATABASE_URL"))
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        app.config.setdefault("SQLALCHEMY_AUTOCOMMIT_READS", True)
         install_soft_delete(QuartSession)
+        install_read_only_guard(QuartSession)
 
         async def open_engine() -> None:
-            self.open(app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+            self.open(
+                app.config["SQLALCHEMY_DATABASE_URI"],
+                app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                autocommit_reads=app.config["SQLALCHEMY_AUTOCOMMIT_READS"],
+            )
 
         app.before_serving(open_engine)
         app.after_serving(self.dispose)
@@ -73,12 +82,16 @@ class SQLAlchemy:
 
     # -- engine lifecycle ------------------------------------------------------------------------------------
 
-    def open(self, uri: str | None, engine_options: Mapping[str, Any]) -> None:
-        """Create the engine and the session factory (called from ``before_serving``)."""
+    def open(self, uri: str | None, engine_options: Mapping[str, Any], *, autocommit_reads: bool = True) -> None:
+        """Create the engine and the session factory (called from ``before_serving``).
+
+        With ``autocommit_reads`` false, read-only sessions keep the guard but run in a transaction like the others.
+        """
         if not uri:
             raise RuntimeError("SQLALCHEMY_DATABASE_URI (or DATABASE_URL) is not set")
         options = {**engine_options, **self._engine_options}
-        self._engine = create_async_engine(async_url(uri), **options)
+        self._engine = make_async_engine(uri, **options)
+        self._read_only_engine = autocommit(self._engine) if autocommit_reads else self._engine
         self._sessionmaker = async_sessionmaker(
             self._engine,
             expire_on_commit=False,
@@ -88,7 +101,7 @@ class SQLAlchemy:
 
     async def dispose(self) -> None:
         """Close every pooled connection (called from ``after_serving``)."""
-        engine, self._engine, self._sessionmaker = self._engine, None, None
+        engine, self._engine, self._read_only_engine, self._sessionmaker = self._engine, None, None, None
         if engine is not None:
             await engine.dispose()
 
@@ -108,10 +121,13 @@ class SQLAlchemy:
 
     @property
     def session(self) -> AsyncSession:
-        """The current app context's session, created on first use."""
+        """The current app context's session, created on first use; read-only for a GET or HEAD request."""
         session: AsyncSession | None = g.get(_SESSION_KEY)
         if session is None:
-            session = self.sessionmaker()
+            if has_request_context() and is_read_only_method(request.method):
+                session = self.sessionmaker(bind=self._read_only_engine, info={READ_ONLY: True})
+            else:
+                session = self.sessionmaker()
             setattr(g, _SESSION_KEY, session)
         return session
 

@@ -35,7 +35,7 @@ def _add_test_routes(app: Flask) -> None:
         db.session.flush()  # the INSERT reaches PostgreSQL, inside the request's transaction
         return jsonify(flushed=True)
 
-    @app.get("/_t/fail-in-teardown")
+    @app.post("/_t/fail-in-teardown")
     def fail_in_teardown() -> ResponseReturnValue:
         db.session.add(Product(name="teardown", stock=1))
         db.session.flush()  # holds a connection the session removal must give back
@@ -150,7 +150,7 @@ async def test_pool_is_back_to_zero_after_every_request(server: LiveServer, http
 async def test_raising_teardown_is_a_problem_500(
     server: LiveServer, http: httpx.AsyncClient, engine: AsyncEngine, path: str
 ) -> None:
-    response = await http.get(path)
+    response = await http.request("POST" if path == "/_t/fail-in-teardown" else "GET", path)
     assert response.status_code == 500
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json() == {
@@ -192,8 +192,8 @@ def test_flask_debug_switches_do_not_change_errors(
 
     app.config.update(TESTING=mode == "testing", DEBUG=mode == "debug", PROPAGATE_EXCEPTIONS=mode == "propagate")
     client = app.test_client()
-    for path in ("/_t/boom", "/_t/after-request", "/_t/fail-in-teardown"):
-        response = client.get(path)
+    for method, path in (("GET", "/_t/boom"), ("GET", "/_t/after-request"), ("POST", "/_t/fail-in-teardown")):
+        response = client.open(path, method=method)
         assert response.status_code == 500, path
         assert response.content_type == "application/problem+json", path
         assert b"Traceback" not in response.data, path

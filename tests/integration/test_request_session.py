@@ -29,7 +29,7 @@ def _add_test_routes(app: Quart) -> None:
         await db.session.flush()  # the INSERT reaches PostgreSQL, inside the request's transaction
         return jsonify(flushed=True)
 
-    @app.get("/_t/slow")
+    @app.post("/_t/slow")
     async def slow() -> object:
         # Held past the request: only the teardown, not garbage collection, may release its connection.
         held_sessions.append(db.session)
@@ -105,7 +105,7 @@ async def test_pool_is_back_to_zero_after_every_request(server: LiveServer) -> N
 async def test_cancelled_request_releases_its_connection(server: LiveServer, engine: AsyncEngine) -> None:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=0.3) as client:
         with pytest.raises(httpx.ReadTimeout):
-            await client.get("/_t/slow")
+            await client.post("/_t/slow")
     # The client is gone mid-query: the teardown must roll back and return the connection promptly.
     for _ in range(100):
         if _pool_checked_out(server) == 0 and await _idle_in_transaction(engine) == 0:
