@@ -3,8 +3,10 @@
 Each configuration is a deployed command line — Gunicorn with sync or gthread workers serving the Flask twin,
 Hypercorn with asyncio or uvloop workers serving the async service, or Hypercorn serving the raw-asyncpg "limit"
 app — with the worker count and the pool settings given here, and access logs off on both sides (formatting a line
-per request is not what is being compared). A started server is measured by :class:`CpuMeter` over its whole
-process tree (master and workers) and stopped with SIGTERM, then SIGKILL of its process group after a bounded wait.
+per request is not what is being compared). Several Hypercorn workers run as one process each on its own
+``SO_REUSEPORT`` socket (:mod:`service.bench.reuseport`) rather than under Hypercorn's ``--workers``. A started
+server is measured by :class:`CpuMeter` over its whole process tree (master and workers) and stopped with SIGTERM,
+then SIGKILL of its process group after a bounded wait.
 
 ``python -m service.bench servers CONFIG --workers 2`` starts one configuration by hand until Ctrl-C.
 """
@@ -111,12 +113,14 @@ class ServerConfig:
             return [sys.executable, "-m", "gunicorn", "-c", str(conf), app]
         # The settings of hypercorn.toml, as flags (so the access log can stay off); a backlog as deep as
         # Gunicorn's (2048) so neither side refuses connections the other would queue.
-        command = [sys.executable, "-m", "hypercorn", "--bind", bind, "--workers", str(self.workers)]
-        command += ["--worker-class", worker_class, "--keep-alive", "5", "--graceful-timeout", "5"]
-        command += ["--backlog", "2048"]
+        options = ["--worker-class", worker_class, "--keep-alive", "5", "--graceful-timeout", "5", "--backlog", "2048"]
         if access_log:
-            command += ["--access-logfile", "-"]
-        return [*command, app]
+            options += ["--access-logfile", "-"]
+        if self.workers == 1:
+            return [sys.executable, "-m", "hypercorn", "--bind", bind, "--workers", "1", *options, app]
+        # Several workers: one SO_REUSEPORT socket per process (see service.bench.reuseport for why).
+        launcher = [sys.executable, "-m", "service.bench.reuseport", "--workers", str(self.workers), "--bind", bind]
+        return [*launcher, "--", *options, app]
 
     def environment(
         self, port: int, database_url: str, pool: Pool, *, metrics: bool, workdir: Path, extra: Mapping[str, str]
