@@ -11,14 +11,76 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from service.db import models
 from service.pagination import DEFAULT_PER_PAGE, Pagination
 
 INT64_MAX = 2**63 - 1
 MAX_BULK_ROWS = 10_000
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# What names, messages, emails and phone numbers are trimmed of: Unicode's White_Space, the set pydantic's
+# ``strip_whitespace`` removes (Python's ``str.isspace`` adds U+001C..U+001F, which are not trimmed).
+WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def char_class(characters: str) -> str:
+    """``characters`` as the inside of a regex character class that Python, ECMA-262 and Rust read alike."""
+    codes = sorted(set(map(ord, characters)))
+    runs: list[tuple[int, int]] = []
+    for code in codes:
+        if runs and runs[-1][1] == code - 1:
+            runs[-1] = (runs[-1][0], code)
+        else:
+            runs.append((code, code))
+    return "".join(f"\\u{low:04x}" + (f"-\\u{high:04x}" if high > low else "") for low, high in runs)
+
+
+_WS = char_class(WHITESPACE)
+# An address: no NUL, "@" or whitespace in str.isspace's sense around one "@" and a dot in the domain.
+_NOT_IN_EMAIL = char_class("\x00@\x1c\x1d\x1e\x1f" + WHITESPACE)
+_EMAIL = re.compile(f"[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\\.[^{_NOT_IN_EMAIL}]+")
+
+
+def documented(pattern: str, **keywords: Any) -> WithJsonSchema:
+    """A string field's JSON Schema: what its validators accept, as one ``pattern`` (anchored here) and ``keywords``.
+
+    Fields are trimmed before they are checked, which no length keyword can say: the patterns spell the trimming
+    out. ``tests/unit/test_schemas.py`` holds each validator and its pattern to agreement.
+    """
+    return WithJsonSchema({"type": "string", "pattern": f"^{pattern}$", **keywords})
+
+
+def trimmed_text_pattern(max_length: int) -> str:
+    """1..``max_length`` characters without NUL, the first and last no whitespace, with any whitespace around them."""
+    edge = f"[^\\u0000{_WS}]"
+    return f"[{_WS}]*{edge}(?:[^\\u0000]{{0,{max_length - 2}}}{edge})?[{_WS}]*"
+
+
+class TrimmedText:
+    """The validator of free text: trimmed of :data:`WHITESPACE`, then 1..``max_length`` characters, no NUL."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def __call__(self, value: str) -> str:
+        value = _no_nul(value.strip(WHITESPACE))
+        if not value:
+            raise ValueError("must not be blank")
+        if len(value) > self.max_length:
+            raise ValueError(f"must have at most {self.max_length} characters")
+        return value
 
 
 def _no_nul(value: str) -> str:
@@ -29,22 +91,33 @@ def _no_nul(value: str) -> str:
 
 
 def _email(value: str) -> str:
-    if not _EMAIL.match(value):
+    value = _no_nul(value.strip(WHITESPACE))
+    if not _EMAIL.fullmatch(value):
         raise ValueError("is not a valid email address")
     # Addresses are compared case-insensitively; storing one form keeps the unique index honest.
-    return value.lower()
+    lowered = value.lower()
+    # "İ" lower-cases to two characters: the stored form must still fit the column (else a 500 from the driver).
+    if len(lowered) > models.EMAIL_LENGTH:
+        raise ValueError(f"must have at most {models.EMAIL_LENGTH} characters once lower-cased")
+    return lowered
 
 
+# The length limit counts the address as sent, surrounding whitespace included, so the schema can state it.
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=3, max_length=models.EMAIL_LENGTH),
-    AfterValidator(_no_nul),
+    Field(max_length=models.EMAIL_LENGTH),
     AfterValidator(_email),
+    documented(
+        f"[{_WS}]*{_EMAIL.pattern}[{_WS}]*",
+        maxLength=models.EMAIL_LENGTH,
+        description="Stored trimmed and lower-cased, which must also fit in "
+        f"{models.EMAIL_LENGTH} characters; compared case-insensitively.",
+    ),
 ]
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=models.NAME_LENGTH),
-    AfterValidator(_no_nul),
+    AfterValidator(TrimmedText(models.NAME_LENGTH)),
+    documented(trimmed_text_pattern(models.NAME_LENGTH), description="Stored trimmed."),
 ]
 Role = Annotated[
     str,
@@ -52,12 +125,16 @@ Role = Annotated[
 ]
 Message = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=models.MESSAGE_LENGTH),
-    AfterValidator(_no_nul),
+    AfterValidator(TrimmedText(models.MESSAGE_LENGTH)),
+    documented(trimmed_text_pattern(models.MESSAGE_LENGTH), description="Stored trimmed."),
 ]
 Phone = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=models.PHONE_LENGTH, pattern=r"^\+?[0-9 ()-]+$"),
+    # Trimmed: 3..20 characters, an optional "+" then digits, spaces, parentheses and dashes, no space at either end.
+    documented(
+        f"[{_WS}]*[+0-9()-][0-9 ()-]{{1,{models.PHONE_LENGTH - 2}}}[0-9()-][{_WS}]*", description="Stored trimmed."
+    ),
 ]
 Id = Annotated[int, Field(ge=1, le=INT64_MAX)]
 Stock = Annotated[int, Field(ge=0, le=INT64_MAX)]
@@ -72,8 +149,20 @@ class UserCreate(Input):
     name: Name
 
 
+def _no_null_in_schema(schema: dict[str, Any]) -> None:
+    """A patch's JSON Schema: each field may be absent, never ``null`` (``X | None`` only serves to tell absent)."""
+    for name, field_schema in schema.get("properties", {}).items():
+        branches = field_schema.get("anyOf", [])
+        if {"type": "null"} in branches:
+            (kept,) = [branch for branch in branches if branch != {"type": "null"}]
+            rest = {key: value for key, value in field_schema.items() if key not in {"anyOf", "default"}}
+            schema["properties"][name] = {**kept, **rest}
+
+
 class Patch(Input):
     """A partial update: absent fields stay as they are; an explicit ``null`` is refused (no field is nullable)."""
+
+    model_config = ConfigDict(json_schema_extra=_no_null_in_schema)
 
     @model_validator(mode="after")
     def _no_nulls(self) -> Patch:
@@ -146,7 +235,14 @@ class NotificationPageQuery(PageQuery):
 class EmailQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    email: Annotated[str, StringConstraints(min_length=1, max_length=models.EMAIL_LENGTH), AfterValidator(_no_nul)]
+    email: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=models.EMAIL_LENGTH),
+        AfterValidator(_no_nul),
+        WithJsonSchema(
+            {"type": "string", "minLength": 1, "maxLength": models.EMAIL_LENGTH, "pattern": r"^[^\u0000]*$"}
+        ),
+    ]
 
 
 class LatencyQuery(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from service.api.openapi import openapi_document
 from service.config import Settings
 from tests.conftest import make_settings
 from tests.support.servers import serve_flask, serve_quart
@@ -44,6 +45,7 @@ async def test_openapi_and_docs(quart_client: httpx.AsyncClient) -> None:
     for path in ("/users", "/users/{user_id}", "/users/bulk", "/notifications", "/products/{product_id}/reserve"):
         assert path in paths, path
     assert "requestBody" in paths["/users"]["post"]
+    assert document == openapi_document()  # the contract's document (tests/unit/test_openapi.py), not an inferred one
     docs = await quart_client.get("/docs")
     assert docs.status_code == 200
     assert "openapi.json" in docs.text
