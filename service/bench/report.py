@@ -246,7 +246,10 @@ def _method_section(results: dict[str, Any]) -> list[str]:
         f"- Each server configuration is started as a real process (workers: {', '.join(map(str, s['workers']))}; "
         f"gthread with {s['gthread_threads']} threads per worker), warmed up for {s['warmup_s']} s per scenario at "
         f"the highest level, then measured at c = {', '.join(map(str, s['levels']))} for {s['duration_s']} s per "
-        f"cell ({s['duration_c1_s']} s at c = 1) with wrk: connections = c, {s['wrk_threads']} threads.",
+        f"cell ({s['duration_c1_s']} s at c = 1) with wrk: connections = c, {s['wrk_threads']} threads. Several "
+        "Hypercorn workers are single-process Hypercorns, each on its own `SO_REUSEPORT` socket "
+        "(`service.bench.reuseport`): under Hypercorn's `--workers` they share one socket and one worker takes most "
+        "keep-alive connections.",
         "- Pool (`DB_POOL_SIZE`+`DB_MAX_OVERFLOW`), identical for every process of every configuration with the "
         f"same worker count: {pools} — the highest level divided among the workers, no overflow. QueuePool opens "
         "connections lazily, so each process opens only as many as it serves at once (1 per sync worker, up to 16 "
