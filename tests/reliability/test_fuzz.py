@@ -27,6 +27,7 @@ from service.api.headers import parse_if_match
 from service.errors import PreconditionFailed
 from service.quart_app import create_app
 from tests.conftest import clone_database, drop_database, make_settings
+from tests.support.openapi import as_draft4
 from tests.support.processes import BIN, LeakGuard, find_leaks, report, secrets_of, serving
 
 pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency (pip install schemathesis)")
@@ -270,18 +271,8 @@ def documented(document: dict[str, Any], component: str) -> Any:
     """A validator of ``component`` as Schemathesis reads the document (draft 4, with 3.0's ``nullable``)."""
     jsonschema_rs = pytest.importorskip("jsonschema_rs")
     return jsonschema_rs.Draft4Validator(
-        {"$ref": f"#/components/schemas/{component}", "components": _nullable(document["components"])}
+        {"$ref": f"#/components/schemas/{component}", "components": as_draft4(document["components"])}
     )
-
-
-def _nullable(schema: Any) -> Any:
-    """3.0's ``nullable: true`` spelled as draft 4 can read it."""
-    if isinstance(schema, list):
-        return [_nullable(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    converted = {key: _nullable(value) for key, value in schema.items() if key != "nullable"}
-    return {"anyOf": [converted, {"type": "null"}]} if schema.get("nullable") else converted
 
 
 def _json_body(req: dict[str, Any]) -> Any:

@@ -16,6 +16,7 @@ from service.api.routes import ROUTES
 from service.db import models
 from service.errors import ValidationFailed
 from service.pagination import Pagination
+from tests.support.openapi import as_draft4
 
 jsonschema_rs = pytest.importorskip("jsonschema_rs")
 
@@ -67,17 +68,8 @@ def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Any:
     """``schema`` as Schemathesis reads it: draft 4, 3.0's ``nullable``, formats checked."""
     return jsonschema_rs.Draft4Validator(
-        {**_nullable(schema), "components": _nullable(document["components"])}, validate_formats=True
+        {**as_draft4(schema), "components": as_draft4(document["components"])}, validate_formats=True
     )
-
-
-def _nullable(schema: Any) -> Any:
-    if isinstance(schema, list):
-        return [_nullable(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    converted = {key: _nullable(value) for key, value in schema.items() if key != "nullable"}
-    return {"anyOf": [converted, {"type": "null"}]} if schema.get("nullable") else converted
 
 
 def _body_schema(document: dict[str, Any], operation: str, status: int, media_type: str) -> dict[str, Any]:
