@@ -1,4 +1,4 @@
-"""Read-only request sessions: GET and HEAD requests run in autocommit, and their sessions refuse to write.
+"""Read-only request sessions: GET, HEAD and OPTIONS requests run in autocommit, and their sessions refuse to write.
 
 Flask-SQLAlchemy opens a transaction for every request and rolls it back at teardown. For a request that only
 reads, that is two extra round trips (``BEGIN``, ``ROLLBACK``) and nothing gained: at READ COMMITTED every statement
