@@ -19,7 +19,7 @@ from service.db.models import Product
 from service.db.soft_delete import filter_soft_deleted
 from service.flask_app import create_app
 from service.flask_app.extension import FlaskSession
-from tests.support.servers import LiveServer, serve_flask
+from tests.support.servers import LiveServer, checked_out, serve_flask
 
 
 class TeardownFailed(Exception):
@@ -79,13 +79,6 @@ async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def _checked_out(app: Flask) -> int:
-    with app.app_context():
-        pool = app.extensions["sqlalchemy"].engine.pool
-        assert isinstance(pool, QueuePool)
-        return pool.checkedout()
-
-
 async def _product_rows(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(Product))).scalar_one())
@@ -127,7 +120,7 @@ async def test_uncommitted_work_is_discarded(server: LiveServer, http: httpx.Asy
     # The next request (a fresh session) and an outside connection both see nothing.
     assert (await http.get("/products/1")).status_code == 404
     assert await _product_rows(engine) == 0
-    assert _checked_out(server.app) == 0
+    assert checked_out(server.app) == 0
 
 
 async def test_pool_is_back_to_zero_after_every_request(server: LiveServer, http: httpx.AsyncClient) -> None:
@@ -143,7 +136,7 @@ async def test_pool_is_back_to_zero_after_every_request(server: LiveServer, http
     ]:
         response = await http.request(method, path, json=body)
         assert response.status_code < 500, (method, path, response.text)
-        assert _checked_out(server.app) == 0, (method, path)
+        assert checked_out(server.app) == 0, (method, path)
 
 
 @pytest.mark.parametrize("path", ["/_t/fail-in-teardown", "/_t/fail-in-appcontext-teardown"])
@@ -162,7 +155,7 @@ async def test_raising_teardown_is_a_problem_500(
     assert "Traceback" not in response.text
     assert "secret" not in response.text
     # Flask-SQLAlchemy's removal ran after the failing teardown: nothing held, nothing committed.
-    assert _checked_out(server.app) == 0
+    assert checked_out(server.app) == 0
     assert await _product_rows(engine) == 0
     assert (await http.get("/health")).status_code == 200
 
@@ -204,7 +197,7 @@ def test_flask_debug_switches_do_not_change_errors(
     malformed = client.post("/products", data=b"{", content_type="application/json")
     assert malformed.status_code == 400
     assert malformed.get_json()["detail"] == "malformed request"
-    assert _checked_out(app) == 0
+    assert checked_out(app) == 0
     with app.app_context():
         app.extensions["sqlalchemy"].engine.dispose()
 

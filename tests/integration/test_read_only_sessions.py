@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.config import Settings
 from service.db.models import Product
 from tests.conftest import make_settings
-from tests.support.servers import LiveServer, serve_flask, serve_quart
+from tests.support.servers import LiveServer, checked_out, serve_flask, serve_quart
 
 TWO_TXIDS = text("SELECT txid_current()")
 
@@ -89,18 +89,11 @@ async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def _checked_out(server: LiveServer) -> int:
-    if server.kind == "quart":
-        return int(server.app.extensions["sqlalchemy"].engine.pool.checkedout())
-    with server.app.app_context():
-        return int(server.app.extensions["sqlalchemy"].engine.pool.checkedout())
-
-
 async def test_a_get_runs_each_statement_in_its_own_transaction(http: httpx.AsyncClient, server: LiveServer) -> None:
     # Two statements of one GET: two transactions (autocommit). Of one POST: one transaction, as before.
     assert (await http.get("/_t/txids")).json() == {"read_only": True, "same": False}
     assert (await http.post("/_t/txids")).json() == {"read_only": False, "same": True}
-    assert _checked_out(server) == 0
+    assert checked_out(server.app) == 0
 
 
 @pytest.mark.parametrize("kind", sorted(SERVERS))
@@ -112,7 +105,7 @@ async def test_behind_a_transaction_pooler_reads_stay_in_one_transaction(databas
         async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as http:
             assert (await http.get("/_t/txids")).json() == {"read_only": True, "same": True}
             assert (await http.get("/_t/add")).status_code == 500
-        assert _checked_out(live) == 0
+        assert checked_out(live.app) == 0
 
 
 @pytest.mark.parametrize("path", ["/_t/add", "/_t/update"])
@@ -129,5 +122,5 @@ async def test_a_get_that_writes_fails_and_leaves_nothing(
         rows = (await conn.execute(select(Product.name, Product.stock).order_by(Product.id))).all()
         assert [tuple(row) for row in rows] == [("kept", 5)]
         assert (await conn.execute(select(func.count()).select_from(Product))).scalar_one() == 1
-    assert _checked_out(server) == 0
+    assert checked_out(server.app) == 0
     assert (await http.get("/products/1")).status_code == 200  # the next request is served as usual

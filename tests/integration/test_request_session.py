@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.config import Settings
 from service.db.models import Product
 from service.quart_app.extension import SQLAlchemy
-from tests.support.servers import LiveServer, serve_quart
+from tests.support.servers import LiveServer, checked_out, serve_quart
 
 held_sessions: list[object] = []
 
@@ -57,11 +57,6 @@ async def server(settings: Settings) -> AsyncIterator[LiveServer]:
         yield live
 
 
-def _pool_checked_out(server: LiveServer) -> int:
-    db: SQLAlchemy = server.app.extensions["sqlalchemy"]
-    return int(db.engine.pool.checkedout())  # type: ignore[attr-defined]
-
-
 async def _idle_in_transaction(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         return int(
@@ -84,7 +79,7 @@ async def test_uncommitted_work_is_discarded_at_teardown(server: LiveServer, eng
         assert (await client.get("/products/1")).status_code == 404
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(Product))).scalar_one() == 0
-    assert _pool_checked_out(server) == 0
+    assert checked_out(server.app) == 0
 
 
 async def test_pool_is_back_to_zero_after_every_request(server: LiveServer) -> None:
@@ -99,7 +94,7 @@ async def test_pool_is_back_to_zero_after_every_request(server: LiveServer) -> N
         ]:
             response = await client.request(method, path, json=body)
             assert response.status_code < 500
-            assert _pool_checked_out(server) == 0, (method, path)
+            assert checked_out(server.app) == 0, (method, path)
 
 
 async def test_cancelled_request_releases_its_connection(server: LiveServer, engine: AsyncEngine) -> None:
@@ -108,10 +103,10 @@ async def test_cancelled_request_releases_its_connection(server: LiveServer, eng
             await client.post("/_t/slow")
     # The client is gone mid-query: the teardown must roll back and return the connection promptly.
     for _ in range(100):
-        if _pool_checked_out(server) == 0 and await _idle_in_transaction(engine) == 0:
+        if checked_out(server.app) == 0 and await _idle_in_transaction(engine) == 0:
             break
         await asyncio.sleep(0.02)
-    assert _pool_checked_out(server) == 0
+    assert checked_out(server.app) == 0
     assert await _idle_in_transaction(engine) == 0
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(Product))).scalar_one() == 0
@@ -128,4 +123,4 @@ async def test_concurrent_requests_never_share_a_session(server: LiveServer) -> 
         assert body["mine"] == [f"value-{n}"]  # its identity map holds its own row only
         assert f"value-{n}" in body["seen"]
         assert body["same_session"] is True  # one session for the whole request
-    assert _pool_checked_out(server) == 0
+    assert checked_out(server.app) == 0

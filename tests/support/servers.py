@@ -23,6 +23,17 @@ class LiveServer:
     app: Any
 
 
+def checked_out(app: Any) -> int:
+    """Connections the app's pool has handed out right now (either app; Flask's engine needs its app context)."""
+    from flask import Flask
+
+    ext = app.extensions["sqlalchemy"]
+    if isinstance(app, Flask):
+        with app.app_context():
+            return int(ext.engine.pool.checkedout())
+    return int(ext.engine.pool.checkedout())
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
