@@ -74,6 +74,16 @@ def on_starting(server: object) -> None:
         raise RuntimeError(f"configuration error: {exc}") from None
 
 
+def pre_request(worker: object, req: object) -> None:
+    """Let the app close this request's connection after answering without reading its body.
+
+    Gunicorn ignores a ``Connection`` header set by the app; see service/flask_app/unread_body.py.
+    """
+    from service.flask_app.unread_body import remember_server_request
+
+    remember_server_request(req)
+
+
 def child_exit(server: object, worker: object) -> None:
     """In Prometheus multiprocess mode, stop counting a dead worker's live gauges (checked-out connections)."""
     from service.observability.metrics import mark_process_dead

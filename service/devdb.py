@@ -10,9 +10,11 @@ started in ``--data-dir``, exported as ``DATABASE_URL`` to the command, and stop
 
     python -m service.devdb run [--data-dir .data/pg] -- COMMAND [ARG...]
 
-pgserver listens on a Unix socket only (no TCP port), so :attr:`EmbeddedPostgres.url` has the form
+pgserver listens on a Unix socket only, so :attr:`EmbeddedPostgres.url` has the form
 ``postgresql://postgres@/postgres?host=/socket/dir&port=5432``, which libpq/psycopg, asyncpg and SQLAlchemy
-(``postgresql+psycopg`` / ``postgresql+asyncpg``) all accept.  Authentication is ``trust``: for development only.
+(``postgresql+psycopg`` / ``postgresql+asyncpg``) all accept.  ``start_embedded(..., tcp=True)`` also listens on a
+free loopback port (:attr:`EmbeddedPostgres.tcp_url`), for what only speaks TCP: PgBouncer, a TCP proxy, a client
+on another machine's loopback-forwarded port.  Authentication is ``trust``: for development only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -54,12 +57,16 @@ def _pgserver() -> Any:
 class EmbeddedPostgres:
     """A running pgserver PostgreSQL; create it with :func:`start_embedded`, end it with :meth:`stop`."""
 
-    def __init__(self, data_dir: Path, socket_dir: Path, port: int, pid: int, system_user: str | None) -> None:
+    def __init__(
+        self, data_dir: Path, socket_dir: Path, port: int, pid: int, system_user: str | None, host: str | None
+    ) -> None:
         self.data_dir = data_dir
         self.socket_dir = socket_dir
         self.port = port
         self.pid = pid
         """The postmaster's process id."""
+        self.host = host
+        """The TCP address it listens on as well as its socket (``None``: the socket only)."""
         self._system_user = system_user
         self._stopped = False
 
@@ -68,6 +75,18 @@ class EmbeddedPostgres:
         """Plain ``postgresql://`` URL; swap the scheme for ``postgresql+asyncpg``/``postgresql+psycopg``."""
         # The port is explicit so a PGPORT in the client's environment cannot point it at another socket name.
         return f"postgresql://postgres@/postgres?host={quote(str(self.socket_dir), safe='/')}&port={self.port}"
+
+    @property
+    def tcp_url(self) -> str:
+        """The same server over TCP; only for a server started with ``tcp=True``."""
+        if self.host is None:
+            raise RuntimeError(f"the server of {self.data_dir} listens on its unix socket only")
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
+
+    @property
+    def log_path(self) -> Path:
+        """The server's log (pgserver starts it with ``pg_ctl -l``), readable by the user who started it."""
+        return self.data_dir / "log"
 
     def stop(self) -> None:
         """Stop the server and wait until the postmaster has exited; idempotent.
@@ -120,9 +139,11 @@ class EmbeddedPostgres:
         self.stop()
 
 
-def start_embedded(data_dir: Path) -> EmbeddedPostgres:
+def start_embedded(data_dir: Path, *, tcp: bool = False) -> EmbeddedPostgres:
     """Start (initdb on first use) a PostgreSQL server whose data lives in ``data_dir``; return once it accepts
     connections (about a second).  A server left running there by a killed process is adopted.
+
+    With ``tcp``, the server also listens on 127.0.0.1 at a free port (:attr:`EmbeddedPostgres.tcp_url`).
 
     As root, pgserver runs postgres as a ``pgserver`` system user (created with ``useradd`` if missing), chowns
     ``data_dir`` to it and adds o+rx to every ancestor directory so that user can reach it.
@@ -136,11 +157,52 @@ def start_embedded(data_dir: Path) -> EmbeddedPostgres:
             _prune_dead_handles(data_dir)
     server = pgserver.get_server(data_dir, cleanup_mode=None)  # None: we stop it ourselves, see stop()
     info = server.get_postmaster_info()
+    if tcp and not info.hostname:
+        info = _restart_on_loopback(data_dir, Path(info.socket_dir), server.system_user)
     _open_handles[data_dir] = _open_handles.get(data_dir, 0) + 1
-    pg = EmbeddedPostgres(data_dir, Path(info.socket_dir), int(info.port), int(info.pid), server.system_user)
+    pg = EmbeddedPostgres(
+        data_dir, Path(info.socket_dir), int(info.port), int(info.pid), server.system_user, info.hostname or None
+    )
     # Safety net for a forgotten stop(); registered after pgserver's own exit hook, so it runs first.
     atexit.register(pg.stop)
     return pg
+
+
+def _restart_on_loopback(data_dir: Path, socket_dir: Path, system_user: str | None) -> Any:
+    """Restart the server so that it listens on 127.0.0.1 as well as on its socket; its new postmaster info.
+
+    pgserver starts postgres with ``-h ""`` on the command line, which no setting can override, so the only way to
+    add a TCP listener is a restart with our own options.  Refused while another process holds the server.
+    """
+    pgserver = _pgserver()
+    with pgserver.PostgresServer._lock:
+        others = [pid for pid in _read_handles(data_dir) if pid != os.getpid() and _is_alive(pid)]
+        if others:
+            raise RuntimeError(f"the server of {data_dir} is in use by {others} and listens on its socket only")
+        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=system_user, timeout=STOP_TIMEOUT)
+        for attempt in range(3):  # a free port can be taken by someone else before postgres binds it
+            options = f"-h 127.0.0.1 -p {_free_loopback_port()} -k {socket_dir}"
+            try:
+                pgserver.pg_ctl(
+                    ["-w", "-o", options, "-l", str(data_dir / "log"), "start"],
+                    pgdata=data_dir,
+                    user=system_user,
+                    timeout=STOP_TIMEOUT,
+                )
+                break
+            except subprocess.CalledProcessError:
+                if attempt == 2:
+                    raise
+        info = pgserver.utils.PostmasterInfo.read_from_pgdata(data_dir)
+        if info is None or info.status != "ready":
+            raise RuntimeError(f"the server of {data_dir} did not come back on a loopback port")
+        return info
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _handles_file(data_dir: Path) -> Path:

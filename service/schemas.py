@@ -58,24 +58,34 @@ def documented(pattern: str, **keywords: Any) -> WithJsonSchema:
 
     Fields are trimmed before they are checked, which no length keyword can say: the patterns spell the trimming
     out. ``tests/unit/test_schemas.py`` holds each validator and its pattern to agreement.
+
+    One rule stays out of every pattern: text with a lone surrogate (:func:`storable`) is refused. Rust's regex
+    (jsonschema_rs, so schemathesis) can neither spell U+D800..U+DFFF nor meet one in a string; the fields'
+    ``description`` says it instead (:data:`NO_LONE_SURROGATES`).
     """
     return WithJsonSchema({"type": "string", "pattern": f"^{pattern}$", **keywords})
 
 
 def trimmed_text_pattern(max_length: int) -> str:
-    """1..``max_length`` characters without NUL, the first and last no whitespace, with any whitespace around them."""
+    """1..``max_length`` characters without NUL, the first and last no whitespace, with any whitespace around them.
+
+    Lone surrogates are refused too, which the pattern leaves unsaid (see :func:`documented`).
+    """
     edge = f"[^\\u0000{_WS}]"
     return f"[{_WS}]*{edge}(?:[^\\u0000]{{0,{max_length - 2}}}{edge})?[{_WS}]*"
 
 
 class TrimmedText:
-    """The validator of free text: trimmed of :data:`WHITESPACE`, then 1..``max_length`` characters, no NUL."""
+    """The validator of free text: trimmed of :data:`WHITESPACE`, then 1..``max_length`` characters, storable.
+
+    Storable: no NUL and no lone surrogate (see :func:`storable`).
+    """
 
     def __init__(self, max_length: int) -> None:
         self.max_length = max_length
 
     def __call__(self, value: str) -> str:
-        value = _no_nul(value.strip(WHITESPACE))
+        value = storable(value.strip(WHITESPACE))
         if not value:
             raise ValueError("must not be blank")
         if len(value) > self.max_length:
@@ -83,15 +93,31 @@ class TrimmedText:
         return value
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold U+0000: refuse it here rather than fail in the driver.
+LONE_SURROGATES = "must not contain lone surrogates (unpaired \\uD800-\\uDFFF escapes)"
+# The schema's word for what no pattern can say (see documented()).
+NO_LONE_SURROGATES = "A lone surrogate (an unpaired \\uD800-\\uDFFF escape) is refused; an escaped pair is fine."
+
+
+def storable(value: str) -> str:
+    """``value`` if PostgreSQL can store it as text: no NUL and no lone surrogate; else a ``ValueError`` saying which.
+
+    JSON may spell half of a UTF-16 pair as an escape (``"\\ud800"``) and Python's parser hands it on as a ``str``
+    that has no UTF-8 form: the driver would fail to encode it (a 500). A valid escaped pair is one character and
+    passes. Refused here rather than in the driver, with the field's name in the problem.
+    """
+    # PostgreSQL text cannot hold U+0000 either.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    if not value.isascii():  # the common case skips the encoding
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(LONE_SURROGATES) from None
     return value
 
 
 def _email(value: str) -> str:
-    value = _no_nul(value.strip(WHITESPACE))
+    value = storable(value.strip(WHITESPACE))
     if not _EMAIL.fullmatch(value):
         raise ValueError("is not a valid email address")
     # Addresses are compared case-insensitively; storing one form keeps the unique index honest.
@@ -111,13 +137,13 @@ Email = Annotated[
         f"[{_WS}]*{_EMAIL.pattern}[{_WS}]*",
         maxLength=models.EMAIL_LENGTH,
         description="Stored trimmed and lower-cased, which must also fit in "
-        f"{models.EMAIL_LENGTH} characters; compared case-insensitively.",
+        f"{models.EMAIL_LENGTH} characters; compared case-insensitively. {NO_LONE_SURROGATES}",
     ),
 ]
 Name = Annotated[
     str,
     AfterValidator(TrimmedText(models.NAME_LENGTH)),
-    documented(trimmed_text_pattern(models.NAME_LENGTH), description="Stored trimmed."),
+    documented(trimmed_text_pattern(models.NAME_LENGTH), description=f"Stored trimmed. {NO_LONE_SURROGATES}"),
 ]
 Role = Annotated[
     str,
@@ -126,7 +152,7 @@ Role = Annotated[
 Message = Annotated[
     str,
     AfterValidator(TrimmedText(models.MESSAGE_LENGTH)),
-    documented(trimmed_text_pattern(models.MESSAGE_LENGTH), description="Stored trimmed."),
+    documented(trimmed_text_pattern(models.MESSAGE_LENGTH), description=f"Stored trimmed. {NO_LONE_SURROGATES}"),
 ]
 Phone = Annotated[
     str,
@@ -238,7 +264,7 @@ class EmailQuery(BaseModel):
     email: Annotated[
         str,
         StringConstraints(min_length=1, max_length=models.EMAIL_LENGTH),
-        AfterValidator(_no_nul),
+        AfterValidator(storable),
         WithJsonSchema(
             {"type": "string", "minLength": 1, "maxLength": models.EMAIL_LENGTH, "pattern": r"^[^\u0000]*$"}
         ),

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -67,24 +68,56 @@ def _admin(url: str, statement: sql.Composable) -> None:
         conn.execute(statement)
 
 
+@dataclass(frozen=True)
+class DatabaseServer:
+    """The PostgreSQL server of the run, the same shape whatever its origin.
+
+    ``url`` is always TCP on loopback (superuser ``postgres``, trust), so whatever speaks only TCP — PgBouncer, the
+    outage tests' proxy, a second role — reaches it the same way. ``log_path`` is its log where this process can
+    read it (``None``: unknown; tests that read it say so).
+    """
+
+    url: str
+    log_path: Path | None
+
+
+def _external_log(url: str) -> Path | None:
+    """TEST_DATABASE_LOG, else the newest readable Debian cluster log when the server is this machine's."""
+    if os.environ.get("TEST_DATABASE_LOG"):
+        return Path(os.environ["TEST_DATABASE_LOG"])
+    if make_url(url).host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    logs = [path for path in Path("/var/log/postgresql").glob("postgresql-*.log") if os.access(path, os.R_OK)]
+    return max(logs, key=lambda path: path.stat().st_mtime) if logs else None
+
+
 @pytest.fixture(scope="session")
-def server_url() -> Iterator[str]:
-    """The PostgreSQL server the tests use: TEST_DATABASE_URL, or an embedded one from the pgserver wheel."""
+def database_server() -> Iterator[DatabaseServer]:
+    """TEST_DATABASE_URL, or (the README's ``make test``) an embedded PostgreSQL from the pgserver wheel."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        yield url
+        yield DatabaseServer(url, _external_log(url))
         return
     from service.devdb import start_embedded
 
     # Not under pytest's tmp_path: a concurrent pytest run resets /tmp/pytest-of-<user> to mode 0700, and the
     # embedded server (running as its own system user when we are root) would lose its data directory.
     data_dir = Path(tempfile.mkdtemp(prefix="service-tests-pg-"))
-    server = start_embedded(data_dir)
+    server = start_embedded(data_dir, tcp=True)
     try:
-        yield server.url
+        # Debian's log line prefix, so that a test can tell its own database's lines in the log.
+        _admin(server.tcp_url, sql.SQL("ALTER SYSTEM SET log_line_prefix = '%m [%p] %q%u@%d '"))
+        _admin(server.tcp_url, sql.SQL("SELECT pg_reload_conf()"))
+        yield DatabaseServer(server.tcp_url, server.log_path)
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server_url(database_server: DatabaseServer) -> str:
+    """The URL of the run's PostgreSQL server (its ``postgres`` database), as its superuser."""
+    return database_server.url
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -21,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from service.db.errors import means_unavailable, sqlstate
 from service.errors import Conflict, DomainError, ServiceUnavailable, ValidationFailed
 from service.retry import RETRYABLE_SQLSTATES
+from service.schemas import LONE_SURROGATES
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("service.errors")
@@ -41,15 +43,39 @@ def problem(status: int, detail: str, *, errors: list[dict[str, Any]] | None = N
     return Problem(status, body, {k.replace("_", "-"): v for k, v in headers.items()})
 
 
+def _encodable(text: str) -> str:
+    """``text`` with any lone surrogate spelled as its escape (``\\ud800``): a strict JSON reader refuses one."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _message(error: ErrorDetails) -> str:
+    # Pydantic's "string_unicode" is a str with no UTF-8 form; input here is always str (JSON or a decoded query
+    # string), so that means a lone surrogate, in a value that has a pattern or a length limit, or in a key.
+    if error["type"] == "string_unicode":
+        return LONE_SURROGATES
+    return _encodable(error["msg"])
+
+
 def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """Pydantic's errors as ``{"loc", "msg"}`` — without the offending input, which may be huge or personal."""
-    return [{"loc": list(error["loc"]), "msg": error["msg"]} for error in exc.errors(include_url=False)]
+    """Pydantic's errors as ``{"loc", "msg"}`` — without the offending input, which may be huge or personal.
+
+    A location or message never carries a lone surrogate (the problem must encode, and decode anywhere).
+    """
+    return [
+        {
+            "loc": [_encodable(part) if isinstance(part, str) else part for part in error["loc"]],
+            "msg": _message(error),
+        }
+        for error in exc.errors(include_url=False)
+    ]
 
 
 def _first_location(errors: list[dict[str, Any]]) -> str:
     loc = errors[0]["loc"] if errors else []
     if loc and isinstance(loc[0], int):
-        return f"row {loc[0]}: " + ".".join(str(part) for part in loc[1:])
+        within = ".".join(str(part) for part in loc[1:])
+        # A row that fails as a whole (not an object, a key with no UTF-8 form) has no field to name.
+        return f"row {loc[0]}: {within}" if within else f"row {loc[0]}"
     return ".".join(str(part) for part in loc) or "body"
 
 
@@ -63,7 +89,9 @@ def for_validation(exc: ValidationError, *, query: bool) -> Problem:
 
 
 def _is_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, (PoolTimeout, DisconnectionError, ConnectionError, TimeoutError)):
+    # OSError: asyncpg lets the socket's own error through while it connects (refused, timed out, no such unix
+    # socket, DNS failure, unreachable network); a request does no other I/O that could raise one.
+    if isinstance(exc, (PoolTimeout, DisconnectionError, OSError)):
         return True
     if isinstance(exc, OperationalError) and not sqlstate(exc):
         return True  # psycopg's "cannot connect": no server answered, so there is no SQLSTATE

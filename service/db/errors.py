@@ -28,9 +28,12 @@ FOREIGN_KEY_VIOLATION = "23503"
 CHECK_VIOLATION = "23514"
 QUERY_CANCELED = "57014"
 
-# Connection-class SQLSTATEs (08xxx), "cannot connect now" (57P03), admin/crash shutdown (57P01/57P02), and
-# "too many connections" (53300: the server's max_connections is reached, a new pool connection was refused).
-_UNAVAILABLE_PREFIXES = ("08", "57P", "53300")
+# Connection-class SQLSTATEs (08xxx), "cannot connect now" (57P03), admin/crash shutdown (57P01/57P02),
+# "too many connections" (53300: the server's max_connections is reached, a new pool connection was refused), and
+# the two refusals a server gives only while a connection is being opened: authorization (28xxx: no such role,
+# wrong password, pg_hba) and no such database (3D000). The twin's psycopg reports those without a SQLSTATE, as
+# "cannot connect": with these codes asyncpg's answer is the same 503.
+_UNAVAILABLE_PREFIXES = ("08", "57P", "53300", "28", "3D000")
 
 
 def means_unavailable(code: str | None) -> bool:

@@ -15,6 +15,7 @@ from service.config import Settings, settings_or_exit
 from service.db.engine import sync_engine_options, sync_url
 from service.flask_app import instrumentation
 from service.flask_app.extension import make_db
+from service.flask_app.unread_body import UnreadBodyGuard
 from service.flask_app.views import problem_response, register_error_handlers, register_routes
 
 if TYPE_CHECKING:
@@ -105,4 +106,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     if settings.metrics_enabled:
         instrumentation.install(app, db)
+    app.wsgi_app = UnreadBodyGuard(app.wsgi_app, settings.max_content_length)  # type: ignore[method-assign]
     return app

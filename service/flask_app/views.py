@@ -14,7 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from service.api import problems
 from service.api._sync import handlers
@@ -86,6 +86,19 @@ def load_input(model: type[BaseModel], data: Any, *, query: bool) -> Any:
         raise BadRequest() from None
 
 
+def json_body() -> Any:
+    """``request.get_json()``, with a chunked body over MAX_CONTENT_LENGTH refused (413) as the async app does.
+
+    Werkzeug stops reading a body of unknown length at the limit and hands on what it read (``LimitedStream.readall``
+    in werkzeug/wsgi.py): truncated JSON, a 400. One more byte on the input tells it was cut.
+    """
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit and request.input_stream.read(1):
+        raise RequestEntityTooLarge()
+    return request.get_json()
+
+
 def _view(route: Route, db: SQLAlchemy, observer: RetryObserver | None) -> View:
     handler: Handler = getattr(handlers, route.handler)
 
@@ -95,7 +108,7 @@ def _view(route: Route, db: SQLAlchemy, observer: RetryObserver | None) -> View:
         if route.body is not None:
             if not request.is_json:
                 raise UnsupportedMediaType()
-            body = load_input(route.body, request.get_json(), query=False)
+            body = load_input(route.body, json_body(), query=False)
         if route.query is not None:
             query = load_input(route.query, query_args(request.args), query=True)
         call = Call(

@@ -18,6 +18,7 @@ from service.db.engine import async_engine_options
 from service.quart_app import instrumentation
 from service.quart_app.extension import SQLAlchemy
 from service.quart_app.shutdown import CancelledRequestGuard, quiet_loop_errors
+from service.quart_app.unread_body import UnreadBodyGuard
 from service.quart_app.views import problem_response, register_error_handlers, register_routes
 
 
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     register_error_handlers(app, settings)
     if settings.metrics_enabled:
         instrumentation.install(app, db)
+    # Inside the cancellation guard: a request cancelled at shutdown gets its 503 at once, without waiting on a body.
+    app.asgi_app = UnreadBodyGuard(app.asgi_app, settings.max_content_length)  # type: ignore[method-assign,assignment]
     app.asgi_app = CancelledRequestGuard(app.asgi_app, settings.retry_after_seconds)  # type: ignore[method-assign,assignment]
 
     @app.before_serving

@@ -11,13 +11,12 @@ import tomllib
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy.engine import make_url
 
 from service.config import load_settings
 from tests.reliability.pgbouncer import deploy_settings
 from tests.support.processes import ROOT
-
-yaml = pytest.importorskip("yaml", reason="pyyaml is a dev dependency (pip install pyyaml)")
 
 COMPOSE = ROOT / "docker-compose.yml"
 APPS = ("app", "twin")

@@ -97,14 +97,17 @@ async def test_a_get_runs_each_statement_in_its_own_transaction(http: httpx.Asyn
 
 
 @pytest.mark.parametrize("kind", sorted(SERVERS))
-async def test_behind_a_transaction_pooler_reads_stay_in_one_transaction(database_url: str, kind: str) -> None:
-    # PgBouncer (transaction mode) may route a statement's prepare and execute to two server connections when
-    # they are not in one transaction: there, a read-only session keeps its guard but not autocommit.
+async def test_the_pgbouncer_transaction_setting_keeps_a_read_in_one_transaction(database_url: str, kind: str) -> None:
+    # A setting check, straight to PostgreSQL: with DB_PGBOUNCER=transaction a read-only session keeps its guard
+    # but not autocommit, because PgBouncer (transaction mode) may route a statement's prepare and execute to two
+    # server connections when they are not in one transaction. The service through a real PgBouncer, with and
+    # without the setting, is tests/reliability/test_pgbouncer.py.
     serve, routes = SERVERS[kind]
     async with serve(make_settings(database_url, pgbouncer="transaction"), configure=routes) as live:
         async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as http:
             assert (await http.get("/_t/txids")).json() == {"read_only": True, "same": True}
             assert (await http.get("/_t/add")).status_code == 500
+            assert (await http.get("/_t/update")).status_code == 500
         assert checked_out(live.app) == 0
 
 

@@ -84,16 +84,21 @@ def test_seeded_rows_look_like_the_orm_wrote_them(database_url: str) -> None:
     try:
         with Session(engine) as session:
             users = session.execute(select(User)).scalars().all()
+            assert len(users) == 50  # the all() checks below hold for an empty list too
             assert all(u.role == "member" and u.is_active and u.deleted_at is None for u in users)
             assert all(u.created_at == u.updated_at and u.created_at.utcoffset() is not None for u in users)
             notifications = session.execute(select(Notification)).scalars().all()
+            assert len(notifications) == 80
             kinds = {type(n) for n in notifications}
             assert kinds == {EmailNotification, SMSNotification}  # STI: both subclasses come back
             assert all(n.email_address for n in notifications if isinstance(n, EmailNotification))
             assert all(n.phone_number for n in notifications if isinstance(n, SMSNotification))
             user_ids = {u.id for u in users}
-            assert {n.user_id for n in notifications} - {None} <= user_ids
+            owners = {n.user_id for n in notifications} - {None}
+            assert owners, "no notification has a user"  # the subset check below holds for an empty set too
+            assert owners <= user_ids
             products = session.execute(select(Product)).scalars().all()
+            assert len(products) == 10
             assert {p.version_id for p in products} == {1}
             assert all(p.stock >= 0 for p in products)
             assert session.execute(select(func.count()).select_from(Product)).scalar_one() == 10

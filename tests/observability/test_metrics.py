@@ -108,6 +108,7 @@ async def test_metrics_exposition(live_server: LiveServer, client: httpx.AsyncCl
     assert sample(after, "db_query_duration_seconds_count", kind="update") >= 20
     # 20 concurrent reservations of one row: some lost the first race and were retried.
     assert sample(after, "optimistic_lock_retries_total") > sample(before, "optimistic_lock_retries_total")
+    assert "\ndb_pool_checked_out " in after  # exported: sample() reads an absent gauge as 0
     assert sample(after, "db_pool_checked_out") == 0
     assert "SELECT" not in after  # no SQL text in labels
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-import pytest
 
+from tests.support.ci import missing
 from tests.support.processes import ROOT
 from tests.support.servers import free_port
 
@@ -58,7 +58,7 @@ def running_pgbouncer(
 ) -> Iterator[PgBouncer]:
     binary = pgbouncer_binary()
     if binary is None:
-        pytest.skip("pgbouncer is not installed (make system-deps installs it)")
+        missing("pgbouncer is not installed (make system-deps installs it)")
     run_as = "nobody" if os.geteuid() == 0 else None
     workdir = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
     port = free_port()

@@ -161,8 +161,12 @@ async def test_retries_lock_rows_only_when_the_policy_says_so(
     work = Failing(2)
     policy = RetryPolicy(attempts=3, base_delay=0.0, max_delay=0.0, lock_on_retry=lock_on_retry)
 
-    await run(kind, work, policy)
+    calls, result = await run(kind, work, policy)
 
+    # ``run`` hands back the loop's exception as its result: the third attempt must have succeeded, not raised.
+    assert not isinstance(result, BaseException), repr(result)
+    assert result == 3
+    assert (calls.commits, calls.rollbacks, calls.retried_count) == (1, 2, 2)
     assert work.locks == expected
 
 
