@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run seed bench-quick bench-compare bench-metrics bench-inserts test lint typecheck generate check-generated lint-migrations clean
+.PHONY: install system-deps run seed bench-quick bench-compare bench-metrics bench-inserts bench-ab test lint typecheck generate check-generated lint-migrations clean
 SYSTEM_PACKAGES := wrk pgbouncer
 
 $(STAMP): pyproject.toml
@@ -28,8 +28,9 @@ system-deps:
 	fi
 
 # Without DATABASE_URL, service.devdb starts a real PostgreSQL in ./.data and stops it when this command ends.
+# WORKER_CLASS=asyncio runs the standard event loop instead of hypercorn.toml's uvloop.
 run: $(STAMP)
-	$(BIN)/python -m service.devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/hypercorn --config hypercorn.toml --bind $(HOST):$(PORT) "service.quart_app:create_app()"'
+	$(BIN)/python -m service.devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/hypercorn --config hypercorn.toml --bind $(HOST):$(PORT) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS)) "service.quart_app:create_app()"'
 
 # Fill a database for load tests through the bulk (COPY) path; re-runnable. Embedded PostgreSQL without DATABASE_URL.
 USERS ?= 10000
@@ -47,6 +48,11 @@ bench-compare: $(STAMP) system-deps
 
 bench-metrics: $(STAMP) system-deps
 	$(BIN)/python -m service.bench metrics_cost
+
+# Interleaved A/B (servers side by side, alternating wrk bursts, CPU per request): PRESET=main|loop|ping|sync-latency.
+PRESET ?= main
+bench-ab: $(STAMP) system-deps
+	$(BIN)/python -m service.bench ab --preset $(PRESET)
 
 bench-inserts: $(STAMP)
 	$(BIN)/python -m service.bench inserts --rows 10000 --rounds 3

@@ -31,14 +31,18 @@ class PoolSettings:
     pool_timeout: float = 30.0
     pool_recycle: int = 1800
     pool_pre_ping: bool = True
+    ping_window: float = 0.5
+    """Seconds after its check-in during which a connection is handed out without a ping (0: always ping)."""
 
     def engine_options(self) -> dict[str, Any]:
+        """The engine factories' options (``service.db.engine``: ``pool_ping_window`` is theirs, not SQLAlchemy's)."""
         return {
             "pool_size": self.pool_size,
             "max_overflow": self.max_overflow,
             "pool_timeout": self.pool_timeout,
             "pool_recycle": self.pool_recycle,
             "pool_pre_ping": self.pool_pre_ping,
+            "pool_ping_window": self.ping_window,
         }
 
 
@@ -126,6 +130,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pool_timeout=_read(env, "DB_POOL_TIMEOUT", float, 30.0, *positive),
         pool_recycle=_read(env, "DB_POOL_RECYCLE", int, 1800, lambda v: v == -1 or v > 0, "-1 or > 0"),
         pool_pre_ping=_read(env, "DB_POOL_PRE_PING", _parse_bool, True),
+        ping_window=_read(env, "DB_POOL_PING_WINDOW", float, 0.5, lambda v: 0 <= v <= 60, "0..60 seconds"),
     )
     return Settings(
         database_url=_database_url(env),

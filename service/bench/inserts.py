@@ -36,13 +36,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, insert
+from sqlalchemy import Engine, Table, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import load_settings
-from service.db.engine import async_engine_options, make_async_engine, sync_engine_options, sync_url
+from service.db.engine import (
+    async_engine_options,
+    make_async_engine,
+    make_sync_engine,
+    sync_engine_options,
+    sync_url,
+)
 from service.db.mixins import utcnow
 from service.db.models import User
 from service.schemas import UserCreate, UsersBulk
@@ -510,8 +516,8 @@ def run_sync_methods(
     import psycopg
 
     settings = load_settings({"DATABASE_URL": runner.url})
-    engine = create_engine(sync_url(runner.url), **sync_engine_options(settings))
-    plain = create_engine(sync_url(runner.url), use_insertmanyvalues=False, **sync_engine_options(settings))
+    engine = make_sync_engine(sync_url(runner.url), **sync_engine_options(settings))
+    plain = make_sync_engine(sync_url(runner.url), use_insertmanyvalues=False, **sync_engine_options(settings))
     stack = SyncStack(engine, sessionmaker(engine, expire_on_commit=False), plain)
     stack.driver = psycopg.connect(_conninfo(runner.url), autocommit=True)
     try:

@@ -101,14 +101,14 @@ class ServerConfig:
             return self.threads
         return None
 
-    def command(self, port: int, workdir: Path, access_log: bool = False) -> list[str]:
-        """The command line serving this configuration on ``127.0.0.1:port``."""
+    def command(self, port: int, workdir: Path, access_log: bool = False, root: Path = ROOT) -> list[str]:
+        """The command line serving this configuration on ``127.0.0.1:port`` (``root``: the checkout served)."""
         server, app, worker_class = KINDS[self.kind]
         bind = f"127.0.0.1:{port}"
         if server == "gunicorn":
             conf = workdir / "gunicorn_bench.conf.py"
             conf.write_text(
-                _GUNICORN_CONF.format(conf=str(ROOT / "gunicorn.conf.py"), accesslog="-" if access_log else None)
+                _GUNICORN_CONF.format(conf=str(root / "gunicorn.conf.py"), accesslog="-" if access_log else None)
             )
             return [sys.executable, "-m", "gunicorn", "-c", str(conf), app]
         # The settings of hypercorn.toml, as flags (so the access log can stay off); a backlog as deep as
@@ -292,16 +292,24 @@ def start(
     access_log: bool = False,
     extra_env: Mapping[str, str] | None = None,
     timeout: float = START_TIMEOUT,
+    root: Path = ROOT,
 ) -> RunningServer:
-    """Start ``config`` on a free loopback port and wait until it answers ``/health``."""
+    """Start ``config`` on a free loopback port and wait until it answers ``/health``.
+
+    ``root`` is the checkout whose code is served (another commit's ``git worktree``, say). The venv's editable
+    install maps ``service`` to this checkout, so another root goes first on ``PYTHONPATH`` as well as being the
+    working directory: :func:`imported_from` tells which ``service`` package such a process really imports.
+    """
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{config.name}-"))
-    command = config.command(port, workdir, access_log)
+    command = config.command(port, workdir, access_log, root)
     env = config.environment(port, database_url, pool, metrics=metrics, workdir=workdir, extra=extra_env or {})
+    if root != ROOT:
+        env = served_from(root, env)
     with (workdir / "server.log").open("wb") as log:
         # A session of its own: Ctrl-C in the harness's terminal reaches the harness, which stops servers in order.
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     server = RunningServer(config, process, port, workdir)
     try:
@@ -310,6 +318,27 @@ def start(
         server.stop()
         raise
     return server
+
+
+def served_from(root: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with ``root`` first on ``PYTHONPATH``, so a process started in ``root`` imports its ``service``."""
+    path = [str(root), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**env, "PYTHONPATH": os.pathsep.join(path)}
+
+
+def imported_from(root: Path) -> Path:
+    """The directory of the ``service`` package that the venv's python imports when :func:`start` serves ``root``."""
+    probe = "import service, pathlib; print(pathlib.Path(service.__file__).resolve().parent)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=root,
+        env=served_from(root, os.environ) if root != ROOT else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return Path(done.stdout.strip())
 
 
 def main(argv: list[str]) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -84,38 +86,75 @@ def sync_engine_options(settings: Settings) -> dict[str, Any]:
 
 
 def make_async_engine(url: str | URL, **options: Any) -> AsyncEngine:
-    """``create_async_engine`` on asyncpg, with ``pool_pre_ping`` done in one round trip instead of three.
+    """``create_async_engine`` on asyncpg, with the pre-ping of :func:`install_pre_ping` in one round trip.
 
     SQLAlchemy's asyncpg adapter wraps its ``;`` ping in ``BEGIN`` … ``ROLLBACK`` so that a transaction-mode
     PgBouncer sees one transaction (sqlalchemy#10226): three round trips at every checkout, where psycopg's ping
     (the sync twin's) is one. A simple-protocol ``SELECT 1`` is a single message, hence a transaction of its own in
-    PgBouncer too. Same contract as ``pool_pre_ping``: a connection opened for this checkout is not pinged, and a
-    failed ping replaces the connection before the caller sees it.
+    PgBouncer too.
     """
-    pre_ping = bool(options.pop("pool_pre_ping", False))
+    pre_ping, window = _ping_options(options)
     engine = create_async_engine(async_url(url), **options)
     if pre_ping:
-        _ping_on_checkout(engine.sync_engine)
+        install_pre_ping(engine.sync_engine, _asyncpg_ping, window)
     return engine
 
 
+def make_sync_engine(url: str | URL, **options: Any) -> Engine:
+    """``create_engine`` (psycopg 3 for the twin) with the same pre-ping as the async side, psycopg's own ping."""
+    pre_ping, window = _ping_options(options)
+    engine = create_engine(url, **options)
+    if pre_ping:
+        install_pre_ping(engine, engine.dialect.do_ping, window)
+    return engine
+
+
+def _ping_options(options: dict[str, Any]) -> tuple[bool, float]:
+    # Not SQLAlchemy's pool_pre_ping: ours (below) knows the bypass window, and is the same on both stacks.
+    return bool(options.pop("pool_pre_ping", False)), float(options.pop("pool_ping_window", 0.0))
+
+
 _FRESH = "service.fresh_connection"
+_CHECKED_IN_AT = "service.checked_in_at"
 _PING = "SELECT 1"
 
 
-def _ping_on_checkout(engine: Engine) -> None:
+def _asyncpg_ping(dbapi_connection: Any) -> None:
+    # Simple protocol (no arguments): one message, no prepared statement. Not ";": asyncpg 0.32 fails on the
+    # empty-query reply of the simple protocol.
+    await_only(dbapi_connection.driver_connection.execute(_PING))
+
+
+def install_pre_ping(engine: Engine, ping: Callable[[Any], object], window: float = 0.0) -> None:
+    """Test a pooled connection at checkout, unless it cannot have died unnoticed yet.
+
+    Not pinged: a connection opened for this checkout, and one checked in less than ``window`` seconds ago — the
+    trade HikariCP makes with ``aliveBypassWindowMs`` (500 ms): a connection that just answered is almost surely
+    alive, and pinging it costs a round trip per request. What the window lets through (a backend killed within
+    it) fails on its first statement instead; a read-only request is then run again on a fresh connection
+    (:func:`service.db.stale.can_run_again`) and a write answers 503. ``window`` 0 pings every reused connection.
+
+    A failed ping raises ``DisconnectionError``: the pool replaces the connection (a new one raises if the server
+    is down) before the caller sees anything.
+    """
+
     @event.listens_for(engine, "connect")
     def mark_fresh(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         record.info[_FRESH] = True
 
+    @event.listens_for(engine, "checkin")
+    def note_checkin(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
     @event.listens_for(engine, "checkout")
-    def ping(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
+    def ping_if_due(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
         if record.info.pop(_FRESH, False):
             return
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if window > 0 and checked_in_at is not None and time.monotonic() - checked_in_at < window:
+            return
         try:
-            # Simple protocol (no arguments): one message, no prepared statement. Not ";": asyncpg 0.32 fails on
-            # the empty-query reply of the simple protocol.
-            await_only(dbapi_connection.driver_connection.execute(_PING))
+            ping(dbapi_connection)
         except Exception as error:
             # The pool invalidates this connection and opens a new one (which raises if the server is down).
             raise DisconnectionError("pre-ping failed") from error

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session
 
 READ_ONLY = "read_only"
@@ -29,6 +30,16 @@ class ReadOnlySessionError(RuntimeError):
 def is_read_only_method(method: str) -> bool:
     """Whether a request of this HTTP method gets a read-only session."""
     return method in READ_ONLY_METHODS
+
+
+def can_run_again(method: str, exc: BaseException) -> bool:
+    """Whether a request that failed with ``exc`` may be run once more, on a fresh connection, unseen by its client.
+
+    Only a read-only request, and only when the failure was its pooled connection turning out dead (the pre-ping
+    window let it through, or the backend went away mid-request): it wrote nothing, so running it again is safe. A
+    write is never run twice: it answers 503, and the client decides.
+    """
+    return is_read_only_method(method) and isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def autocommit(engine: E) -> E:

@@ -7,8 +7,11 @@ relationship loads (lazy, selectin, joined) and polymorphic loads of the same st
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm.util import LoaderCriteriaOption
 
 from service.db.mixins import SoftDeleteMixin
 
@@ -17,6 +20,13 @@ INCLUDE_DELETED = "include_deleted"
 
 def _live_only(cls: type[SoftDeleteMixin]):  # type: ignore[no-untyped-def]
     return cls.deleted_at.is_(None)
+
+
+@functools.cache
+def _live_rows_option() -> LoaderCriteriaOption:
+    # One option object for every statement: building it and computing its cache key cost about 3 % of a point
+    # read's CPU when done per statement; it holds no per-statement state, and its cache key is memoized.
+    return with_loader_criteria(SoftDeleteMixin, _live_only, include_aliases=True)
 
 
 def filter_soft_deleted(state: ORMExecuteState) -> None:
@@ -28,9 +38,7 @@ def filter_soft_deleted(state: ORMExecuteState) -> None:
         and not state.is_relationship_load
         and not state.execution_options.get(INCLUDE_DELETED, False)
     ):
-        state.statement = state.statement.options(
-            with_loader_criteria(SoftDeleteMixin, _live_only, include_aliases=True)
-        )
+        state.statement = state.statement.options(_live_rows_option())
 
 
 def install_soft_delete(session_class: type[Session]) -> None:

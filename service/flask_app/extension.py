@@ -17,6 +17,7 @@ from flask_sqlalchemy.session import Session
 from sqlalchemy.orm import sessionmaker
 
 from service.db.base import Base
+from service.db.engine import make_sync_engine
 from service.db.read_only import READ_ONLY, autocommit, install_read_only_guard, is_read_only_method
 from service.db.soft_delete import install_soft_delete
 
@@ -40,7 +41,8 @@ class FlaskSession(Session):
 
 
 class ServiceSQLAlchemy(SQLAlchemy):
-    """Flask-SQLAlchemy, building its engine with ``create_engine`` and the options as given.
+    """Flask-SQLAlchemy, building its engine with :func:`make_sync_engine` (the async side's pre-ping) and the
+    options as given.
 
     Its ``engine_from_config`` coerces ``pool_timeout`` to an int: ``DB_POOL_TIMEOUT=0.5`` became 0 on the twin,
     so a pool wait failed at once where the async app waited half a second.
@@ -67,7 +69,7 @@ class ServiceSQLAlchemy(SQLAlchemy):
 
     def _make_engine(self, bind_key: str | None, options: dict[str, Any], app: Flask) -> sa.engine.Engine:
         options = dict(options)
-        return sa.create_engine(options.pop("url"), **options)
+        return make_sync_engine(options.pop("url"), **options)
 
     def _make_session_factory(self, options: dict[str, Any]) -> sessionmaker[Session]:
         """Flask-SQLAlchemy's factory, making a read-only session for a GET or HEAD request."""

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from flask_sqlalchemy import SQLAlchemy
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
@@ -20,6 +21,7 @@ from service.api import problems
 from service.api._sync import handlers
 from service.api.routes import Call, Reply, Route, served_routes
 from service.config import Settings
+from service.db.read_only import can_run_again
 from service.observability.metrics import get_metrics
 from service.observability.requests import count_failure
 from service.retry import RetryObserver
@@ -119,7 +121,13 @@ def _view(route: Route, db: SQLAlchemy, observer: RetryObserver | None) -> View:
             policy=current_app.config["RETRY_POLICY"],
             observer=observer,
         )
-        reply = handler(db.session(), call)
+        try:
+            reply = handler(db.session(), call)
+        except DBAPIError as exc:
+            if not can_run_again(request.method, exc):
+                raise
+            db.session.remove()  # its connection is gone; the next db.session() checks out a live one
+            reply = handler(db.session(), call)
         return to_response(current_app, reply.status, reply.body, reply.headers, reply.content_type)
 
     view.__name__ = route.handler

@@ -131,6 +131,13 @@ class SQLAlchemy:
             setattr(g, _SESSION_KEY, session)
         return session
 
+    async def remove_session(self) -> None:
+        """Close the current session now (Flask-SQLAlchemy's ``db.session.remove()``); the next use makes a new one.
+
+        Uncommitted work is rolled back and the connection goes back to the pool, as at teardown.
+        """
+        await self._teardown_session(None)
+
     async def _teardown_session(self, exc: BaseException | None) -> None:
         session: AsyncSession | None = g.pop(_SESSION_KEY, None)
         if session is None:

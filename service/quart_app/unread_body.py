@@ -48,6 +48,18 @@ def _says_close(headers: list[tuple[bytes, bytes]]) -> bool:
     return any(name.lower() == b"connection" and b"close" in value.lower() for name, value in headers)
 
 
+def _framing(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
+    """``Content-Length`` and ``Transfer-Encoding`` of the request (every request passes here: no dict built)."""
+    content_length = transfer_encoding = None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-length":
+            content_length = value.decode("latin-1")
+        elif lowered == b"transfer-encoding":
+            transfer_encoding = value.decode("latin-1")
+    return content_length, transfer_encoding
+
+
 class UnreadBodyGuard:
     """ASGI middleware: no response leaves unread request bytes on a connection the client may reuse."""
 
@@ -59,8 +71,7 @@ class UnreadBodyGuard:
         if scope["type"] != "http" or scope.get("http_version") not in _HTTP1:
             await self.app(scope, receive, send)
             return
-        headers = {name.lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        length = declared_length(headers.get(b"content-length"), headers.get(b"transfer-encoding"))
+        length = declared_length(*_framing(scope["headers"]))
         if length == 0:
             await self.app(scope, receive, send)
             return

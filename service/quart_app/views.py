@@ -10,12 +10,14 @@ from pydantic import ValidationError
 from quart import Quart, Response, current_app, request
 from quart_schema import validate_querystring, validate_request
 from quart_schema.validation import QuerystringValidationError, RequestSchemaValidationError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from service.api import problems
 from service.api._async import handlers
 from service.api.routes import Call, Reply, Route, served_routes
 from service.config import Settings
+from service.db.read_only import can_run_again
 from service.observability.metrics import get_metrics
 from service.observability.requests import count_failure
 from service.quart_app.extension import SQLAlchemy
@@ -68,7 +70,13 @@ def _view(route: Route, db: SQLAlchemy, observer: RetryObserver | None) -> View:
             policy=current_app.config["RETRY_POLICY"],
             observer=observer,
         )
-        reply = await handler(db.session, call)
+        try:
+            reply = await handler(db.session, call)
+        except DBAPIError as exc:
+            if not can_run_again(request.method, exc):
+                raise
+            await db.remove_session()  # its connection is gone; the next db.session checks out a live one
+            reply = await handler(db.session, call)
         return to_response(reply.status, reply.body, dict(reply.headers), reply.content_type)
 
     view.__name__ = route.handler

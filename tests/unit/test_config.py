@@ -13,7 +13,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings == Settings()
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.pool == PoolSettings(
-        pool_size=10, max_overflow=20, pool_timeout=30.0, pool_recycle=1800, pool_pre_ping=True
+        pool_size=10, max_overflow=20, pool_timeout=30.0, pool_recycle=1800, pool_pre_ping=True, ping_window=0.5
     )
     assert settings.record_queries is False
 
@@ -31,13 +31,16 @@ def test_blank_values_mean_default() -> None:
         ("DB_POOL_RECYCLE", "300", "pool_recycle", 300),
         ("DB_POOL_RECYCLE", "-1", "pool_recycle", -1),
         ("DB_POOL_PRE_PING", "false", "pool_pre_ping", False),
+        ("DB_POOL_PING_WINDOW", "0", "ping_window", 0.0),
+        ("DB_POOL_PING_WINDOW", "1.5", "ping_window", 1.5),
     ],
 )
 def test_each_pool_variable_is_parsed(var: str, raw: str, field: str, expected: object) -> None:
     pool = load_settings({var: raw}).pool
 
     assert getattr(pool, field) == expected
-    assert pool.engine_options()[field] == expected
+    option = "pool_ping_window" if field == "ping_window" else field
+    assert pool.engine_options()[option] == expected
 
 
 def test_other_variables_are_parsed() -> None:
@@ -84,6 +87,9 @@ def test_booleans(raw: str, expected: bool) -> None:
         ("DB_POOL_RECYCLE", "0"),
         ("DB_POOL_RECYCLE", "-2"),
         ("DB_POOL_PRE_PING", "maybe"),
+        ("DB_POOL_PING_WINDOW", "-0.1"),
+        ("DB_POOL_PING_WINDOW", "inf"),
+        ("DB_POOL_PING_WINDOW", "nan"),
         ("SQLALCHEMY_RECORD_QUERIES", "2"),
         ("DB_CONNECT_TIMEOUT", "-1"),
         ("OPTIMISTIC_LOCK_ATTEMPTS", "0"),
