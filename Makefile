@@ -27,35 +27,35 @@ system-deps:
 		else echo "warning: missing$$missing (install them: apt-get install$$missing)"; fi; \
 	fi
 
-# Without DATABASE_URL, service.devdb starts a real PostgreSQL in ./.data and stops it when this command ends.
+# Without DATABASE_URL, devdb starts a real PostgreSQL in ./.data and stops it when this command ends.
 # WORKER_CLASS=asyncio runs the standard event loop instead of hypercorn.toml's uvloop.
 run: $(STAMP)
-	$(BIN)/python -m service.devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/hypercorn --config hypercorn.toml --bind $(HOST):$(PORT) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS)) "service.quart_app:create_app()"'
+	$(BIN)/python -m devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/hypercorn --config hypercorn.toml --bind $(HOST):$(PORT) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS)) "service.quart_app:create_app()"'
 
 # Fill a database for load tests through the bulk (COPY) path; re-runnable. Embedded PostgreSQL without DATABASE_URL.
 USERS ?= 10000
 NOTIFICATIONS ?= 20000
 PRODUCTS ?= 1000
 seed: $(STAMP)
-	$(BIN)/python -m service.devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/python -m service.seed --users $(USERS) --notifications $(NOTIFICATIONS) --products $(PRODUCTS)'
+	$(BIN)/python -m devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/python -m service.seed --users $(USERS) --notifications $(NOTIFICATIONS) --products $(PRODUCTS)'
 
 # The load comparison (async service vs the Flask twin, wrk): --quick takes ~2 minutes, the full run ~20.
 bench-quick: $(STAMP) system-deps
-	$(BIN)/python -m service.bench compare --quick
+	$(BIN)/python -m bench compare --quick
 
 bench-compare: $(STAMP) system-deps
-	$(BIN)/python -m service.bench compare --out docs/loadtest
+	$(BIN)/python -m bench compare --out docs/loadtest
 
 bench-metrics: $(STAMP) system-deps
-	$(BIN)/python -m service.bench metrics_cost
+	$(BIN)/python -m bench metrics_cost
 
 # Interleaved A/B (servers side by side, alternating wrk bursts, CPU per request): PRESET=main|loop|ping|sync-latency.
 PRESET ?= main
 bench-ab: $(STAMP) system-deps
-	$(BIN)/python -m service.bench ab --preset $(PRESET)
+	$(BIN)/python -m bench ab --preset $(PRESET)
 
 bench-inserts: $(STAMP)
-	$(BIN)/python -m service.bench inserts --rows 10000 --rounds 3
+	$(BIN)/python -m bench inserts --rows 10000 --rounds 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

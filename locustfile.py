@@ -3,7 +3,7 @@
     pip install locust
     locust -f locustfile.py --host https://service.example --headless -u 64 -r 16 -t 2m --csv out/run
 
-The mix follows the benchmark's scenarios (``python -m service.bench compare``): point reads, page reads, writes
+The mix follows the benchmark's scenarios (``python -m bench compare``): point reads, page reads, writes
 (a unique email per request) and reservations on a few hot products. The database-latency-bound read
 (``/bench/latency``) runs only when ``LOCUST_BENCH_ENDPOINTS=1``, because it exists only on servers started with
 ``BENCH_ENDPOINTS=1``. Settings come from the environment:

@@ -98,7 +98,7 @@ def database_server() -> Iterator[DatabaseServer]:
     if url:
         yield DatabaseServer(url, _external_log(url))
         return
-    from service.devdb import start_embedded
+    from devdb import start_embedded
 
     # Not under pytest's tmp_path: a concurrent pytest run resets /tmp/pytest-of-<user> to mode 0700, and the
     # embedded server (running as its own system user when we are root) would lose its data directory.

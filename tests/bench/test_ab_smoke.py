@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from service.bench.wrk import WrkError, wrk_binary
+from bench.wrk import WrkError, wrk_binary
 from tests.support.ci import missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def test_ping_preset_prints_a_table_of_both_variants(server_url: str) -> None:
     except WrkError as exc:
         missing(str(exc))
     before = _scratch_databases(server_url)
-    command = [sys.executable, "-m", "service.bench", "ab", "--preset=ping", "--rounds=3", "--duration=1"]
+    command = [sys.executable, "-m", "bench", "ab", "--preset=ping", "--rounds=3", "--duration=1"]
     command += ["--warmup=1", "--concurrency=4", "--users=200", f"--database-url={server_url}"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr[-4000:]

@@ -1,4 +1,4 @@
-"""``python -m service.bench inserts`` end to end on a tiny batch: every method runs and lands in the JSON.
+"""``python -m bench inserts`` end to end on a tiny batch: every method runs and lands in the JSON.
 
 No timing is asserted here (the figures belong to the README's full run); only that each method ran, wrote its
 rows (the benchmark checks the row count after every run) and has a positive time, and that the scratch database
@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from service.bench.inserts import BASELINE, SERVICE_PATH, methods
+from bench.inserts import BASELINE, SERVICE_PATH, methods
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def test_inserts_benchmark_runs_every_method(server_url: str, tmp_path: Path) ->
     before = _bench_databases(server_url)
     out = tmp_path / "bench-inserts"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "service.bench", "inserts", "--rows", "200", "--rounds", "1"]
+    command = [sys.executable, "-m", "bench", "inserts", "--rows", "200", "--rounds", "1"]
     command += ["--out", str(out), "--database-url", server_url]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]

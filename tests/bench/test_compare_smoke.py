@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from service.bench.wrk import WrkError, wrk_binary
+from bench.wrk import WrkError, wrk_binary
 from tests.support.ci import missing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ def test_quick_compare_writes_a_complete_report(server_url: str, tmp_path: Path)
     command = [
         sys.executable,
         "-m",
-        "service.bench.compare",
+        "bench.compare",
         "--quick",
         "--configs=gunicorn-gthread,hypercorn-asyncio,limit",
         "--churn-configs=hypercorn-asyncio",

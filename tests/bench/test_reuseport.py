@@ -1,4 +1,4 @@
-"""``service.bench.reuseport``: N Hypercorn processes on one port, each with its own SO_REUSEPORT socket."""
+"""``bench.reuseport``: N Hypercorn processes on one port, each with its own SO_REUSEPORT socket."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def launcher() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
-    command = [sys.executable, "-m", "service.bench.reuseport", "--workers", "2", "--bind", f"127.0.0.1:{port}"]
+    command = [sys.executable, "-m", "bench.reuseport", "--workers", "2", "--bind", f"127.0.0.1:{port}"]
     command += ["--", "--graceful-timeout", "2", "tests.bench.pid_app:app"]
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"

@@ -125,3 +125,18 @@ def _case_branches(script: str) -> dict[str, str]:
         match.group(1): match.group(2)
         for match in re.finditer(r"^\s{4}([\w-]+)\)\n(.*?);;", script, flags=re.MULTILINE | re.DOTALL)
     }
+
+
+def test_the_image_ships_no_benchmark_and_no_development_database(dockerfile: Dockerfile) -> None:
+    """What runs in production only: the benchmarks (bench/) and the embedded PostgreSQL (devdb.py) stay outside."""
+    copied = {
+        word.rstrip("/")
+        for stage in dockerfile.stages
+        for i in stage.instructions
+        if i.keyword == "COPY" and "from" not in i.flags()
+        for word in i.words()[:-1]
+    }
+    assert "service" in copied
+    assert not {"bench", "devdb.py", "."} & copied
+    assert not (ROOT / "service" / "bench").exists()
+    assert not (ROOT / "service" / "devdb.py").exists()

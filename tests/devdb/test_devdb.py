@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL of ``service.devdb``: real servers in tmp dirs, real clients, real signals."""
+"""The embedded PostgreSQL of ``devdb``: real servers in tmp dirs, real clients, real signals."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from service.devdb import start_embedded
+from devdb import start_embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60.0  # upper bound for any start/run/exit; a start normally takes about a second
@@ -58,7 +58,7 @@ def _env_without_database_url() -> dict[str, str]:
 
 
 def _devdb_run(data_dir: Path, *command: str) -> list[str]:
-    return [sys.executable, "-m", "service.devdb", "run", "--data-dir", str(data_dir), "--", *command]
+    return [sys.executable, "-m", "devdb", "run", "--data-dir", str(data_dir), "--", *command]
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ soft-deleted user, as a bare problem). It shows how far the ORM path is from the
 server. The pool is sized from ``DB_POOL_SIZE`` (+ ``DB_MAX_OVERFLOW``), like the service's, and opened in
 ``before_serving``; asyncpg prepares and caches the statement per connection, as it does for SQLAlchemy.
 
-    hypercorn 'service.bench.limit_app:create_app()'     (or: python -m service.bench limit_app --port 8002)
+    hypercorn 'bench.limit_app:create_app()'     (or: python -m bench limit_app --port 8002)
 """
 
 from __future__ import annotations
@@ -77,12 +77,12 @@ def create_app() -> Quart:
 
 def main(argv: list[str]) -> int:
     """Serve the limit app with Hypercorn on 127.0.0.1 (DATABASE_URL and DB_POOL_SIZE from the environment)."""
-    parser = argparse.ArgumentParser(prog="python -m service.bench limit_app", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench limit_app", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8002)
     parser.add_argument("--workers", type=int, default=1)
     options = parser.parse_args(argv)
     command = [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{options.port}"]
-    command += ["--workers", str(options.workers), "service.bench.limit_app:create_app()"]
+    command += ["--workers", str(options.workers), "bench.limit_app:create_app()"]
     return subprocess.call(command, env=os.environ.copy())
 
 

@@ -7,7 +7,7 @@ one core of two). With one socket per process the kernel spreads new connections
 the address pair — what N replicas behind a balancer get as well. Gunicorn's sync workers need no such help: each
 accepts one connection at a time.
 
-    python -m service.bench.reuseport --workers 2 --bind 127.0.0.1:8000 -- --worker-class uvloop APP
+    python -m bench.reuseport --workers 2 --bind 127.0.0.1:8000 -- --worker-class uvloop APP
 
 Everything after ``--`` goes to each ``hypercorn`` (``--workers 0`` and ``--bind fd://…`` are added). SIGTERM and
 SIGINT are passed on to every process; the exit code is the first non-zero one of theirs. If one process exits,
@@ -39,7 +39,7 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
 
 def main(argv: list[str]) -> int:
     """Start the processes, forward stop signals, and wait for all of them."""
-    parser = argparse.ArgumentParser(prog="python -m service.bench.reuseport", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.reuseport", description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--bind", required=True, help="host:port")
     parser.add_argument("hypercorn_args", nargs=argparse.REMAINDER)

@@ -4,11 +4,11 @@ Each configuration is a deployed command line — Gunicorn with sync or gthread 
 Hypercorn with asyncio or uvloop workers serving the async service, or Hypercorn serving the raw-asyncpg "limit"
 app — with the worker count and the pool settings given here, and access logs off on both sides (formatting a line
 per request is not what is being compared). Several Hypercorn workers run as one process each on its own
-``SO_REUSEPORT`` socket (:mod:`service.bench.reuseport`) rather than under Hypercorn's ``--workers``. A started
+``SO_REUSEPORT`` socket (:mod:`bench.reuseport`) rather than under Hypercorn's ``--workers``. A started
 server is measured by :class:`CpuMeter` over its whole process tree (master and workers) and stopped with SIGTERM,
 then SIGKILL of its process group after a bounded wait.
 
-``python -m service.bench servers CONFIG --workers 2`` starts one configuration by hand until Ctrl-C.
+``python -m bench servers CONFIG --workers 2`` starts one configuration by hand until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 # name -> (server, what it serves, worker class). "async" configurations are the ones compared against "sync" ones.
 KINDS: dict[str, tuple[str, str, str]] = {
@@ -39,7 +39,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "gunicorn-gthread": ("gunicorn", "service.flask_app:create_app()", "gthread"),
     "hypercorn-asyncio": ("hypercorn", "service.quart_app:create_app()", "asyncio"),
     "hypercorn-uvloop": ("hypercorn", "service.quart_app:create_app()", "uvloop"),
-    "limit": ("hypercorn", "service.bench.limit_app:create_app()", "asyncio"),
+    "limit": ("hypercorn", "bench.limit_app:create_app()", "asyncio"),
 }
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -118,8 +118,8 @@ class ServerConfig:
             options += ["--access-logfile", "-"]
         if self.workers == 1:
             return [sys.executable, "-m", "hypercorn", "--bind", bind, "--workers", "1", *options, app]
-        # Several workers: one SO_REUSEPORT socket per process (see service.bench.reuseport for why).
-        launcher = [sys.executable, "-m", "service.bench.reuseport", "--workers", str(self.workers), "--bind", bind]
+        # Several workers: one SO_REUSEPORT socket per process (see bench.reuseport for why).
+        launcher = [sys.executable, "-m", "bench.reuseport", "--workers", str(self.workers), "--bind", bind]
         return [*launcher, "--", *options, app]
 
     def environment(
@@ -343,7 +343,7 @@ def imported_from(root: Path) -> Path:
 
 def main(argv: list[str]) -> int:
     """Serve one configuration until Ctrl-C (to poke at it by hand, or to point locust at it)."""
-    parser = argparse.ArgumentParser(prog="python -m service.bench servers", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench servers", description=__doc__.split("\n\n")[0])
     parser.add_argument("config", help=f"one of {', '.join(KINDS)}")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=16, help="threads per gthread worker")

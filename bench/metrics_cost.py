@@ -1,4 +1,4 @@
-"""What the Prometheus metrics cost: ``python -m service.bench metrics_cost``.
+"""What the Prometheus metrics cost: ``python -m bench metrics_cost``.
 
 Two servers of one configuration, identical but for ``METRICS_ENABLED`` (true / false), serve the point read
 (``GET /users/{id}``) from one scratch database. After a warm-up of each, wrk drives them in alternating rounds
@@ -14,9 +14,9 @@ import os
 import statistics
 import sys
 
-from service.bench import _db
-from service.bench import wrk as wrk_runner
-from service.bench.servers import KINDS, Pool, RunningServer, parse_config, start
+from bench import _db
+from bench import wrk as wrk_runner
+from bench.servers import KINDS, Pool, RunningServer, parse_config, start
 from service.config import DEFAULT_DATABASE_URL
 
 GOAL = 0.05
@@ -24,7 +24,7 @@ GOAL = 0.05
 
 def main(argv: list[str]) -> int:
     """Measure and print the metrics' throughput cost on the point read (0, or 2 when wrk is missing)."""
-    parser = argparse.ArgumentParser(prog="python -m service.bench metrics_cost", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench metrics_cost", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="hypercorn-asyncio", help=f"one of {', '.join(KINDS)}")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=16)

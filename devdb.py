@@ -8,7 +8,7 @@ Library use::
 Command line (``DATABASE_URL`` already set: the command simply runs with it; otherwise an embedded server is
 started in ``--data-dir``, exported as ``DATABASE_URL`` to the command, and stopped when the command ends)::
 
-    python -m service.devdb run [--data-dir .data/pg] -- COMMAND [ARG...]
+    python -m devdb run [--data-dir .data/pg] -- COMMAND [ARG...]
 
 pgserver listens on a Unix socket only, so :attr:`EmbeddedPostgres.url` has the form
 ``postgresql://postgres@/postgres?host=/socket/dir&port=5432``, which libpq/psycopg, asyncpg and SQLAlchemy
@@ -300,8 +300,8 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m service.devdb``."""
-    parser = argparse.ArgumentParser(prog="python -m service.devdb", description="Embedded PostgreSQL for development.")
+    """Entry point of ``python -m devdb``."""
+    parser = argparse.ArgumentParser(prog="python -m devdb", description="Embedded PostgreSQL for development.")
     commands = parser.add_subparsers(dest="action", required=True)
     run_parser = commands.add_parser("run", help="run a command against DATABASE_URL or an embedded server")
     run_parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="default: %(default)s")

@@ -1,11 +1,11 @@
-"""The side-by-side load comparison: ``python -m service.bench compare [--quick]``.
+"""The side-by-side load comparison: ``python -m bench compare [--quick]``.
 
 In one run on one machine: create a scratch database (``alembic upgrade head``, bulk seeding), then for every
 server configuration — Gunicorn sync and gthread serving the Flask twin, Hypercorn asyncio and uvloop serving the
 async service, each with 1 and N workers, plus the raw-asyncpg "limit" app — start it as a real process, warm it
 up, drive every scenario at every concurrency level with wrk, stop it and move on. Each cell records requests/s,
 latency percentiles, answers by status, socket errors, and the CPU seconds of wrk, of the server's processes and of
-PostgreSQL. The results are written as Markdown, PNG charts and raw JSON (see :mod:`service.bench.report`).
+PostgreSQL. The results are written as Markdown, PNG charts and raw JSON (see :mod:`bench.report`).
 
 Fairness rules: the same pool settings for every process of every configuration with the same worker count
 (``pool_size`` = the highest concurrency level / workers, ``max_overflow`` = 0: QueuePool opens connections lazily,
@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from service.bench import _db, report
-from service.bench import wrk as wrk_runner
-from service.bench.servers import KINDS, PostgresCpuMeter, RunningServer, ServerConfig, ServerError, parse_config
-from service.bench.servers import Pool as PoolSettings
-from service.bench.servers import start as start_server
+from bench import _db, report
+from bench import wrk as wrk_runner
+from bench.servers import KINDS, PostgresCpuMeter, RunningServer, ServerConfig, ServerError, parse_config
+from bench.servers import Pool as PoolSettings
+from bench.servers import start as start_server
 from service.config import DEFAULT_DATABASE_URL
 
 SCENARIOS = wrk_runner.SCENARIOS
@@ -124,7 +124,7 @@ def _clock(seconds: float) -> str:
 
 def parse_args(argv: Sequence[str]) -> Plan:
     """The run's :class:`Plan`; ``--quick`` changes the defaults, explicit options still win."""
-    parser = argparse.ArgumentParser(prog="python -m service.bench compare", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (< 3 min): N workers, c=16,64, 2 s cells")
     parser.add_argument("--configs", help=f"comma-separated, from: {', '.join(KINDS)} (default: all)")
     parser.add_argument("--workers", help="comma-separated worker counts (default: 1,N; quick: N)")
@@ -317,14 +317,14 @@ def _summary(cell: dict[str, Any]) -> str:
 
 
 def run(plan: Plan, argv: Sequence[str]) -> dict[str, Any]:
-    """Carry out ``plan``; the results (see :func:`service.bench.report.write`)."""
+    """Carry out ``plan``; the results (see :func:`bench.report.write`)."""
     wrk_runner.wrk_binary()  # fail before creating anything when wrk is missing
     runs = plan.server_runs()
     progress = Progress(sum(len(s) * len(levels) for _, _, s, levels in runs), plan.planned_seconds())
     cells: list[dict[str, Any]] = []
     results: dict[str, Any] = {
         "schema": 1,
-        "command": "python -m service.bench compare " + " ".join(argv),
+        "command": "python -m bench compare " + " ".join(argv),
         "mode": plan.mode,
         "started_at": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "machine": report.machine_info(plan.database_url),

@@ -1,4 +1,4 @@
-"""``python -m service.bench inserts``: every way to load N users, on both stacks, against the seed's claims.
+"""``python -m bench inserts``: every way to load N users, on both stacks, against the seed's claims.
 
 The seed (``flask-sqlalchemy-patterns.txt``, "Bulk operations") claims, for 10,000 rows on PostgreSQL: individual
 adds ~8 s, ``bulk_save_objects`` ~1.5 s, Core ``insert()`` ~0.3 s, Core with ``executemany_mode='values_plus_batch'``
@@ -53,7 +53,7 @@ from service.db.mixins import utcnow
 from service.db.models import User
 from service.schemas import UserCreate, UsersBulk
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("email", "name", "role", "is_active", "created_at", "updated_at")
 INSERT_SQL_ASYNCPG = f"INSERT INTO users ({', '.join(COLUMNS)}) VALUES ($1, $2, $3, $4, $5, $6)"
 INSERT_SQL_PSYCOPG = f"INSERT INTO users ({', '.join(COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s)"
@@ -652,7 +652,7 @@ def render_chart(doc: dict[str, Any], path: Path) -> str:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """The subcommand's options."""
-    parser = argparse.ArgumentParser(prog="python -m service.bench inserts", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench inserts", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000, help="users per run (default 10000)")
     parser.add_argument("--rounds", type=int, default=3, help="timed runs per method; the median is reported")
     parser.add_argument(

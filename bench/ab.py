@@ -1,4 +1,4 @@
-"""Interleaved A/B benchmark of server variants: ``python -m service.bench ab --preset NAME``.
+"""Interleaved A/B benchmark of server variants: ``python -m bench ab --preset NAME``.
 
 On a shared machine the absolute throughput moves by half from one hour to the next, so two variants measured an
 hour apart cannot be compared. What holds still is what both see at the same moment: the variants run side by side
@@ -31,9 +31,9 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.bench import _db
-from service.bench import wrk as wrk_runner
-from service.bench.servers import (
+from bench import _db
+from bench import wrk as wrk_runner
+from bench.servers import (
     ROOT,
     Pool,
     RunningServer,
@@ -261,7 +261,7 @@ def table(sides: Sequence[Side], samples: Sequence[Sequence[Sample]]) -> str:
 
 def main(argv: list[str]) -> int:
     """Run a preset's interleaved comparison, print its table (0; 1: bad ref or failed run; 2: no wrk)."""
-    parser = argparse.ArgumentParser(prog="python -m service.bench ab", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench ab", description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", required=True, choices=PRESETS)
     parser.add_argument("--rounds", type=int, default=5, help=f"alternating rounds (at least {MIN_ROUNDS})")
     parser.add_argument("--duration", type=int, default=5, help="seconds per burst")

@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from service.bench.servers import ROOT, Pool, ServerConfig, start
+from bench.servers import ROOT, Pool, ServerConfig, start
 
 HOT_STOCK = 10**15
 BULK_CHUNK = 5000

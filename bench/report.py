@@ -1,6 +1,6 @@
 """The comparison's report: ``report.md`` (tables, ratios, goals), ``charts/*.png`` and ``results.json``.
 
-``python -m service.bench report RESULTS.json [--out DIR]`` renders the report again from saved raw results.
+``python -m bench report RESULTS.json [--out DIR]`` renders the report again from saved raw results.
 matplotlib is imported only to draw the charts; without it the report is written with a note instead.
 """
 
@@ -80,7 +80,7 @@ class Paths:
 
 def machine_info(database_url: str) -> dict[str, Any]:
     """What the numbers depend on: cores, memory, CPU model, kernel, PostgreSQL, Python, libraries, wrk."""
-    from service.bench._db import server_version
+    from bench._db import server_version
 
     model = "unknown"
     try:
@@ -248,7 +248,7 @@ def _method_section(results: dict[str, Any]) -> list[str]:
         f"the highest level, then measured at c = {', '.join(map(str, s['levels']))} for {s['duration_s']} s per "
         f"cell ({s['duration_c1_s']} s at c = 1) with wrk: connections = c, {s['wrk_threads']} threads. Several "
         "Hypercorn workers are single-process Hypercorns, each on its own `SO_REUSEPORT` socket "
-        "(`service.bench.reuseport`): under Hypercorn's `--workers` they share one socket and one worker takes most "
+        "(`bench.reuseport`): under Hypercorn's `--workers` they share one socket and one worker takes most "
         "keep-alive connections.",
         "- Pool (`DB_POOL_SIZE`+`DB_MAX_OVERFLOW`), identical for every process of every configuration with the "
         f"same worker count: {pools} — the highest level divided among the workers, no overflow. QueuePool opens "
@@ -471,7 +471,7 @@ def write(results: dict[str, Any], out: Path, notes: str = "") -> Paths:
 
 def main(argv: list[str]) -> int:
     """Render the report again from a saved ``results.json`` (optionally with a notes file appended)."""
-    parser = argparse.ArgumentParser(prog="python -m service.bench report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench report", description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("--out", type=Path, help="directory (default: the results file's own)")
     parser.add_argument("--notes", type=Path, help="a Markdown file appended to the report (e.g. profiling notes)")
