@@ -279,10 +279,7 @@ def main(argv: list[str]) -> int:
         parser.error(f"--rounds must be at least {MIN_ROUNDS}: fewer cannot tell a trend from a slow spell")
     if min(options.duration, options.warmup, concurrency, options.users) < 1:
         parser.error("--duration, --warmup, --concurrency and --users must be positive")
-    try:
-        wrk_runner.wrk_binary()
-    except wrk_runner.WrkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not wrk_runner.available():
         return 2
     pool = Pool(concurrency, 0)
     with ExitStack() as trees:

@@ -37,10 +37,7 @@ def main(argv: list[str]) -> int:
     config = parse_config(options.config, options.workers)
     if config.kind == "limit":
         parser.error("the limit app has no metrics to switch")
-    try:
-        wrk_runner.wrk_binary()
-    except wrk_runner.WrkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not wrk_runner.available():
         return 2
     pool = Pool(options.concurrency, 0)
     samples: dict[bool, list[float]] = {True: [], False: []}

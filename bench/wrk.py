@@ -171,6 +171,16 @@ def wrk_binary() -> str:
     return path
 
 
+def available() -> bool:
+    """Whether wrk can be run here; if not, say why on stderr (the benchmark commands then exit 2)."""
+    try:
+        wrk_binary()
+    except WrkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def parse_result(raw: Mapping[str, Any], cpu_s: float) -> WrkResult:
     """Turn the script's JSON into a :class:`WrkResult` (latencies from microseconds to milliseconds)."""
     latency = raw["latency_us"]

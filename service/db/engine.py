@@ -132,7 +132,7 @@ def install_pre_ping(engine: Engine, ping: Callable[[Any], object], window: floa
     trade HikariCP makes with ``aliveBypassWindowMs`` (500 ms): a connection that just answered is almost surely
     alive, and pinging it costs a round trip per request. What the window lets through (a backend killed within
     it) fails on its first statement instead; a read-only request is then run again on a fresh connection
-    (:func:`service.db.stale.can_run_again`) and a write answers 503. ``window`` 0 pings every reused connection.
+    (:func:`service.db.read_only.can_run_again`) and a write answers 503. ``window`` 0 pings every reused connection.
 
     A failed ping raises ``DisconnectionError``: the pool replaces the connection (a new one raises if the server
     is down) before the caller sees anything.
