@@ -30,7 +30,7 @@ system-deps:
 # Without DATABASE_URL, devdb starts a real PostgreSQL in ./.data and stops it when this command ends.
 # WORKER_CLASS=asyncio runs the standard event loop instead of hypercorn.toml's uvloop.
 run: $(STAMP)
-	$(BIN)/python -m devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/hypercorn --config hypercorn.toml --bind $(HOST):$(PORT) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS)) "service.quart_app:create_app()"'
+	$(BIN)/python -m devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/python -m service.quart_app.serve --config hypercorn.toml --bind $(HOST):$(PORT) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS)) "service.quart_app:create_app()"'
 
 # Fill a database for load tests through the bulk (COPY) path; re-runnable. Embedded PostgreSQL without DATABASE_URL.
 USERS ?= 10000

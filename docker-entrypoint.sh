@@ -1,8 +1,9 @@
 #!/bin/sh
 # The image's commands (docker run IMAGE <command>):
 #
-#   serve [hypercorn flags]  (default) check the configuration, then run Hypercorn with hypercorn.toml as this
-#                            process (it gets SIGTERM from the orchestrator and drains: see hypercorn.toml)
+#   serve [hypercorn flags]  (default) check the configuration, then run Hypercorn's CLI (through
+#                            service.quart_app.serve, for its access logger) with hypercorn.toml as this process
+#                            (it gets SIGTERM from the orchestrator and drains: see hypercorn.toml)
 #   migrate                  check the configuration, then `alembic upgrade head`, and exit. Migrations are a
 #                            separate job, run before a rollout: the app never migrates at start.
 #   check-config             check the configuration and exit (0: valid)
@@ -25,7 +26,7 @@ fi
 case "$command" in
     serve)
         check_config
-        exec hypercorn --config hypercorn.toml --bind "${HYPERCORN_BIND:-0.0.0.0:${PORT:-8000}}" "$@" \
+        exec python -m service.quart_app.serve --config hypercorn.toml --bind "${HYPERCORN_BIND:-0.0.0.0:${PORT:-8000}}" "$@" \
             "service.quart_app:create_app()"
         ;;
     migrate)

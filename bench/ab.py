@@ -8,10 +8,10 @@ median and range over the rounds of requests/s and of server CPU per request (th
 whole process tree during its burst over the requests it completed: less sensitive to a busy neighbour than
 throughput), the median p50/p99 latency, and the ratio of each median to variant A's.
 
-A variant is data (:class:`Variant`): a label, a server kind of :data:`servers.KINDS` (or ``default``: Hypercorn
-with the checkout's ``hypercorn.toml`` worker class; its other flags are :mod:`servers`'s, alike on every side),
-extra environment and an optional git ref, served from a temporary ``git worktree``. A preset (:data:`PRESETS`) is
-a list of variants with the scenario and concurrency they are meant for. Every server gets the same pool and access
+A variant is data (:class:`Variant`): a label, a server kind of :data:`servers.KINDS` (``hypercorn-default`` is
+the checkout's default configuration exactly as ``make run`` serves it, its access log included), extra environment
+and an optional git ref, served from a temporary ``git worktree``. A preset (:data:`PRESETS`) is a list of variants
+with the scenario and concurrency they are meant for. Every server gets the same pool; the other kinds have access
 logs off. This prints figures; nothing asserts on them.
 """
 
@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -47,9 +46,10 @@ from service.config import DEFAULT_DATABASE_URL
 
 DEFAULT_BASE = "d75f259"  # main before the uvloop and ping-window changes: asyncio loop, a ping at every checkout
 BASE = "@base"  # a Variant.ref standing for the --base option
-DEFAULT_KIND = "default"
+DEFAULT_KIND = "hypercorn-default"
 LATENCY_MS = 10
-SCENARIOS = {"point": "GET /users/{id}", "latency": f"GET /bench/latency?ms={LATENCY_MS}"}
+SCENARIOS = {"point": "GET /users/{id}", "latency": "GET /bench/latency?ms={ms}"}
+FAIR_POOL_BASE = "9bc5b50"  # main before the first-come-first-served pool (service.db.pool)
 MIN_ROUNDS = 3
 
 
@@ -58,7 +58,7 @@ class Variant:
     """One side of the comparison: what is started, with which extra environment, from which commit."""
 
     label: str
-    kind: str  # a servers.KINDS name, or DEFAULT_KIND
+    kind: str  # a servers.KINDS name
     env: Mapping[str, str] = field(default_factory=dict)
     ref: str | None = None  # None: the working tree; BASE: the --base option
 
@@ -70,6 +70,8 @@ class Preset:
     variants: tuple[Variant, ...]
     scenario: str = "point"
     concurrency: int = 16
+    pool_size: int | None = None  # None: the concurrency (no request ever waits for a connection)
+    latency_ms: int = LATENCY_MS
 
 
 PRESETS: dict[str, Preset] = {
@@ -96,6 +98,18 @@ PRESETS: dict[str, Preset] = {
     "sync-latency": Preset(
         (Variant("sync", "gunicorn-sync"), Variant("async", "hypercorn-uvloop")), scenario="latency", concurrency=64
     ),
+    # Issue #14's tail: more requests than connections, each holding its connection 50 ms (pool 40 at c = 128 has
+    # the ratio of its pool 80 at c = 256, and two of them fit in PostgreSQL's 100 connections).
+    "tail": Preset(
+        (
+            Variant("asyncio.Queue pool", "hypercorn-uvloop", ref=FAIR_POOL_BASE),
+            Variant("fair pool", "hypercorn-uvloop"),
+        ),
+        scenario="latency",
+        concurrency=128,
+        pool_size=40,
+        latency_ms=50,
+    ),
 }
 
 
@@ -118,13 +132,6 @@ class Sample:
     p50_ms: float
     p99_ms: float
     failed: int  # 5xx answers and socket errors
-
-
-def default_kind(root: Path) -> str:
-    """``hypercorn-<worker_class>`` of ``root``'s hypercorn.toml (Hypercorn's own default is asyncio)."""
-    with (root / "hypercorn.toml").open("rb") as file:
-        kind = f"hypercorn-{tomllib.load(file).get('worker_class', 'asyncio')}"
-    return parse_config(kind, 1).kind
 
 
 def _git(*args: str) -> str:
@@ -177,13 +184,14 @@ def interleave(
     duration: int,
     warmup: int,
     users: int,
+    latency_ms: int = LATENCY_MS,
 ) -> list[list[Sample]]:
     """Start every side against one scratch seeded database, warm each up, then alternate bursts; samples by side."""
     samples: list[list[Sample]] = [[] for _ in sides]
     with _db.scratch_database(database_url) as url, ExitStack() as servers:
         dataset = _db.seed(url, users=users)
         first, last = dataset.first_user_id, dataset.last_user_id
-        args: dict[str, str | int] = {"first_id": first, "last_id": last, "ms": LATENCY_MS}
+        args: dict[str, str | int] = {"first_id": first, "last_id": last, "ms": latency_ms}
         needed = sum(min(pool.size, s.config.concurrency_per_worker or pool.size) for s in sides)
         if (free := _db.free_connections(url)) < needed + 5:
             # Past max_connections the servers answer 503 "too many clients": a table of those measures nothing.
@@ -269,6 +277,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrency", type=int, help="wrk connections (default: the preset's)")
     parser.add_argument("--scenario", choices=SCENARIOS, help="default: the preset's")
     parser.add_argument("--users", type=int, default=10_000, help="users seeded")
+    parser.add_argument("--pool-size", type=int, help="connections per server (default: the preset's)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
     parser.add_argument("--base", default=DEFAULT_BASE, help=f"git ref of the 'base' variants (default {DEFAULT_BASE})")
     options = parser.parse_args(argv)
@@ -281,7 +290,7 @@ def main(argv: list[str]) -> int:
         parser.error("--duration, --warmup, --concurrency and --users must be positive")
     if not wrk_runner.available():
         return 2
-    pool = Pool(concurrency, 0)
+    pool = Pool(options.pool_size or preset.pool_size or concurrency, 0)
     with ExitStack() as trees:
         checkouts: dict[str, tuple[Path, str]] = {}
         sides = []
@@ -297,8 +306,7 @@ def main(argv: list[str]) -> int:
                     print(f"error: cannot serve {ref!r}: {detail.strip()}", file=sys.stderr)
                     return 1
                 root, where = checkouts[ref]
-            kind = default_kind(root) if variant.kind == DEFAULT_KIND else variant.kind
-            sides.append(Side(variant, parse_config(kind, 1), root, where))
+            sides.append(Side(variant, parse_config(variant.kind, 1), root, where))
         started = time.strftime("%Y-%m-%d %H:%M %z")
         try:
             samples = interleave(
@@ -311,14 +319,17 @@ def main(argv: list[str]) -> int:
                 duration=options.duration,
                 warmup=options.warmup,
                 users=options.users,
+                latency_ms=preset.latency_ms,
             )
         except (ServerError, wrk_runner.WrkError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+    request_line = SCENARIOS[scenario].replace("{ms}", str(preset.latency_ms))
     print(
-        f"**ab {options.preset}** — {machine()}; {started}; scenario {scenario} (`{SCENARIOS[scenario]}`), "
-        f"c={concurrency}; {options.rounds} alternating rounds of {options.duration} s per variant after a "
-        f"{options.warmup} s warm-up each; {pool.label} and access logs off on every server; 1 worker each; "
+        f"**ab {options.preset}** — {machine()}; {started}; scenario {scenario} (`{request_line}`), "
+        f"c={concurrency}, {pool.label}; {options.rounds} alternating rounds of {options.duration} s per variant "
+        f"after a {options.warmup} s warm-up each; access logs off except on `{DEFAULT_KIND}` servers "
+        "(their hypercorn.toml's, as shipped); 1 worker each; "
         f"{options.users} users; ratios are medians over A's.\n"
     )
     print(table(sides, samples))

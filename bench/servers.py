@@ -33,12 +33,17 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 
+DEFAULT_WORKER = "hypercorn.toml"
+
 # name -> (server, what it serves, worker class). "async" configurations are the ones compared against "sync" ones.
 KINDS: dict[str, tuple[str, str, str]] = {
     "gunicorn-sync": ("gunicorn", "service.flask_app:create_app()", "sync"),
     "gunicorn-gthread": ("gunicorn", "service.flask_app:create_app()", "gthread"),
     "hypercorn-asyncio": ("hypercorn", "service.quart_app:create_app()", "asyncio"),
     "hypercorn-uvloop": ("hypercorn", "service.quart_app:create_app()", "uvloop"),
+    # The checkout's own default configuration, as `make run` serves it: its hypercorn.toml (event loop, access log
+    # on stdout, one process) through its serving entry point. The figure the efficiency goals are stated for.
+    "hypercorn-default": ("hypercorn", "service.quart_app:create_app()", DEFAULT_WORKER),
     "limit": ("hypercorn", "bench.limit_app:create_app()", "asyncio"),
 }
 START_TIMEOUT = 60.0
@@ -82,6 +87,8 @@ class ServerConfig:
             raise ValueError(f"unknown server kind {self.kind!r}; expected one of {', '.join(KINDS)}")
         if self.workers < 1 or self.threads < 1:
             raise ValueError("workers and threads must be at least 1")
+        if self.kind == "hypercorn-default" and self.workers != 1:
+            raise ValueError("hypercorn-default serves one process, as hypercorn.toml says")
 
     @property
     def name(self) -> str:
@@ -111,6 +118,8 @@ class ServerConfig:
                 _GUNICORN_CONF.format(conf=str(root / "gunicorn.conf.py"), accesslog="-" if access_log else None)
             )
             return [sys.executable, "-m", "gunicorn", "-c", str(conf), app]
+        if worker_class == DEFAULT_WORKER:
+            return default_command(root, bind, app)
         # The settings of hypercorn.toml, as flags (so the access log can stay off); a backlog as deep as
         # Gunicorn's (2048) so neither side refuses connections the other would queue.
         options = ["--worker-class", worker_class, "--keep-alive", "5", "--graceful-timeout", "5", "--backlog", "2048"]
@@ -150,6 +159,13 @@ class ServerConfig:
             metrics_dir.mkdir(exist_ok=True)
             env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         return env
+
+
+def default_command(root: Path, bind: str, app: str) -> list[str]:
+    """``make run``'s command for the checkout at ``root``: its entry point (Hypercorn's own CLI in checkouts from
+    before ``service.quart_app.serve``) with its ``hypercorn.toml``; only the address differs."""
+    entry = "service.quart_app.serve" if (root / "service" / "quart_app" / "serve.py").exists() else "hypercorn"
+    return [sys.executable, "-m", entry, "--config", str(root / "hypercorn.toml"), "--bind", bind, app]
 
 
 def parse_config(text: str, workers: int, threads: int = 16) -> ServerConfig:

@@ -89,7 +89,7 @@ def test_cmd_serves_with_hypercorn_and_migrations_are_a_separate_command(dockerf
     assert cmd is not None
     assert cmd.exec_form() == ["serve"]
     branches = _case_branches(ENTRYPOINT.read_text())
-    assert "hypercorn --config hypercorn.toml" in branches["serve"]
+    assert "python -m service.quart_app.serve --config hypercorn.toml" in branches["serve"]
     assert "alembic" not in branches["serve"], "the app must never migrate at start"
     assert "alembic upgrade head" in branches["migrate"]
     # The config file the command names is in the image.

@@ -96,7 +96,9 @@ def server_command(kind: str, port: int, extra: Sequence[str] = ()) -> list[str]
     bind = f"127.0.0.1:{port}"
     if kind == "quart":
         return [
-            str(BIN / "hypercorn"),
+            str(BIN / "python"),
+            "-m",
+            "service.quart_app.serve",
             "--config",
             "hypercorn.toml",
             "--bind",

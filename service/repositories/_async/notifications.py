@@ -11,6 +11,7 @@ from service.db.models import Notification
 from service.errors import ValidationFailed
 from service.pagination import Pagination
 from service.repositories._async.paging import paginate
+from service.repositories.statements import by_id, by_id_params
 
 
 class NotificationRepository:
@@ -18,7 +19,7 @@ class NotificationRepository:
         self.session = session
 
     async def get_by_id(self, notification_id: int) -> Notification | None:
-        return await self.session.get(Notification, notification_id)
+        return (await self.session.execute(by_id(Notification), by_id_params(notification_id))).scalar_one_or_none()
 
     async def list(
         self, page: int, per_page: int, *, kind: str | None = None, user_id: int | None = None

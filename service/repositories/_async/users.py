@@ -17,6 +17,7 @@ from service.db.models import User
 from service.errors import Conflict
 from service.pagination import Pagination
 from service.repositories._async.paging import paginate
+from service.repositories.statements import by_id, by_id_params
 
 OnConflict = Literal["error", "skip"]
 _USERS: Table = User.__table__  # type: ignore[assignment]  # a declarative model's table is a Table
@@ -34,7 +35,7 @@ class UserRepository:
 
     async def get_by_id(self, user_id: int) -> User | None:
         """A live user by id (soft-deleted users are filtered out by the session hook)."""
-        return await self.session.get(User, user_id)
+        return (await self.session.execute(by_id(User), by_id_params(user_id))).scalar_one_or_none()
 
     async def get_by_email(self, email: str) -> User | None:
         result = await self.session.execute(select(User).filter_by(email=email))

@@ -12,6 +12,7 @@ from service.db.models import Notification
 from service.errors import ValidationFailed
 from service.pagination import Pagination
 from service.repositories._sync.paging import paginate
+from service.repositories.statements import by_id, by_id_params
 
 
 class NotificationRepository:
@@ -19,7 +20,7 @@ class NotificationRepository:
         self.session = session
 
     def get_by_id(self, notification_id: int) -> Notification | None:
-        return self.session.get(Notification, notification_id)
+        return (self.session.execute(by_id(Notification), by_id_params(notification_id))).scalar_one_or_none()
 
     def list(
         self, page: int, per_page: int, *, kind: str | None = None, user_id: int | None = None

@@ -18,6 +18,7 @@ from service.db.models import User
 from service.errors import Conflict
 from service.pagination import Pagination
 from service.repositories._sync.paging import paginate
+from service.repositories.statements import by_id, by_id_params
 
 OnConflict = Literal["error", "skip"]
 _USERS: Table = User.__table__  # type: ignore[assignment]  # a declarative model's table is a Table
@@ -35,7 +36,7 @@ class UserRepository:
 
     def get_by_id(self, user_id: int) -> User | None:
         """A live user by id (soft-deleted users are filtered out by the session hook)."""
-        return self.session.get(User, user_id)
+        return (self.session.execute(by_id(User), by_id_params(user_id))).scalar_one_or_none()
 
     def get_by_email(self, email: str) -> User | None:
         result = self.session.execute(select(User).filter_by(email=email))
