@@ -22,6 +22,9 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable, never its secret value."""
 
 
+WAITERS_PER_CONNECTION = 4
+
+
 @dataclass(frozen=True, slots=True)
 class PoolSettings:
     """SQLAlchemy QueuePool settings (the seed's ``SQLALCHEMY_ENGINE_OPTIONS``)."""
@@ -33,9 +36,21 @@ class PoolSettings:
     pool_pre_ping: bool = True
     ping_window: float = 0.5
     """Seconds after its check-in during which a connection is handed out without a ping (0: always ping)."""
+    max_waiters: int | None = None
+    """Async pool: a checkout queued behind this many others fails at once, 503 (0: no bound; service.db.pool).
+
+    ``None``: :data:`WAITERS_PER_CONNECTION` per connection the pool may open. A request queued that deep waits
+    about four times a request's own time for its connection; deeper, it is better told to retry (elsewhere)."""
+
+    @property
+    def waiters_bound(self) -> int:
+        if self.max_waiters is not None:
+            return self.max_waiters
+        return WAITERS_PER_CONNECTION * (self.pool_size + self.max_overflow)
 
     def engine_options(self) -> dict[str, Any]:
-        """The engine factories' options (``service.db.engine``: ``pool_ping_window`` is theirs, not SQLAlchemy's)."""
+        """The engine factories' options (``service.db.engine``: ``pool_ping_window`` and ``pool_max_waiters`` are
+        theirs, not SQLAlchemy's)."""
         return {
             "pool_size": self.pool_size,
             "max_overflow": self.max_overflow,
@@ -43,6 +58,7 @@ class PoolSettings:
             "pool_recycle": self.pool_recycle,
             "pool_pre_ping": self.pool_pre_ping,
             "pool_ping_window": self.ping_window,
+            "pool_max_waiters": self.waiters_bound,
         }
 
 
@@ -131,6 +147,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pool_recycle=_read(env, "DB_POOL_RECYCLE", int, 1800, lambda v: v == -1 or v > 0, "-1 or > 0"),
         pool_pre_ping=_read(env, "DB_POOL_PRE_PING", _parse_bool, True),
         ping_window=_read(env, "DB_POOL_PING_WINDOW", float, 0.5, lambda v: 0 <= v <= 60, "0..60 seconds"),
+        max_waiters=_read(env, "DB_POOL_MAX_WAITERS", int, None, lambda v: v is not None and v >= 0, ">= 0"),
     )
     return Settings(
         database_url=_database_url(env),

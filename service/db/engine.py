@@ -15,6 +15,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.util import await_only
 
 from service.config import Settings
+from service.db.pool import fair_pool_class
 
 ASYNC_DRIVER = "postgresql+asyncpg"
 SYNC_DRIVER = "postgresql+psycopg"
@@ -86,7 +87,8 @@ def sync_engine_options(settings: Settings) -> dict[str, Any]:
 
 
 def make_async_engine(url: str | URL, **options: Any) -> AsyncEngine:
-    """``create_async_engine`` on asyncpg, with the pre-ping of :func:`install_pre_ping` in one round trip.
+    """``create_async_engine`` on asyncpg, with the pre-ping of :func:`install_pre_ping` in one round trip, on
+    a first-come-first-served pool (:mod:`service.db.pool`; ``pool_max_waiters`` bounds its queue).
 
     SQLAlchemy's asyncpg adapter wraps its ``;`` ping in ``BEGIN`` … ``ROLLBACK`` so that a transaction-mode
     PgBouncer sees one transaction (sqlalchemy#10226): three round trips at every checkout, where psycopg's ping
@@ -94,6 +96,9 @@ def make_async_engine(url: str | URL, **options: Any) -> AsyncEngine:
     PgBouncer too.
     """
     pre_ping, window = _ping_options(options)
+    max_waiters = int(options.pop("pool_max_waiters", 0))
+    if "poolclass" not in options:
+        options["poolclass"] = fair_pool_class(max_waiters)
     engine = create_async_engine(async_url(url), **options)
     if pre_ping:
         install_pre_ping(engine.sync_engine, _asyncpg_ping, window)
@@ -103,6 +108,8 @@ def make_async_engine(url: str | URL, **options: Any) -> AsyncEngine:
 def make_sync_engine(url: str | URL, **options: Any) -> Engine:
     """``create_engine`` (psycopg 3 for the twin) with the same pre-ping as the async side, psycopg's own ping."""
     pre_ping, window = _ping_options(options)
+    # The twin's threads wait on SQLAlchemy's own QueuePool: its waiters are bounded by its thread count.
+    options.pop("pool_max_waiters", None)
     engine = create_engine(url, **options)
     if pre_ping:
         install_pre_ping(engine, engine.dialect.do_ping, window)

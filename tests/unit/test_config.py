@@ -16,6 +16,8 @@ def test_defaults_from_an_empty_environment() -> None:
         pool_size=10, max_overflow=20, pool_timeout=30.0, pool_recycle=1800, pool_pre_ping=True, ping_window=0.5
     )
     assert settings.record_queries is False
+    # The async pool's queue: four waiters per connection it may open (10 + 20), unless set.
+    assert settings.pool.engine_options()["pool_max_waiters"] == 120
 
 
 def test_blank_values_mean_default() -> None:
@@ -33,13 +35,15 @@ def test_blank_values_mean_default() -> None:
         ("DB_POOL_PRE_PING", "false", "pool_pre_ping", False),
         ("DB_POOL_PING_WINDOW", "0", "ping_window", 0.0),
         ("DB_POOL_PING_WINDOW", "1.5", "ping_window", 1.5),
+        ("DB_POOL_MAX_WAITERS", "0", "max_waiters", 0),
+        ("DB_POOL_MAX_WAITERS", "7", "max_waiters", 7),
     ],
 )
 def test_each_pool_variable_is_parsed(var: str, raw: str, field: str, expected: object) -> None:
     pool = load_settings({var: raw}).pool
 
     assert getattr(pool, field) == expected
-    option = "pool_ping_window" if field == "ping_window" else field
+    option = {"ping_window": "pool_ping_window", "max_waiters": "pool_max_waiters"}.get(field, field)
     assert pool.engine_options()[option] == expected
 
 
@@ -90,6 +94,8 @@ def test_booleans(raw: str, expected: bool) -> None:
         ("DB_POOL_PING_WINDOW", "-0.1"),
         ("DB_POOL_PING_WINDOW", "inf"),
         ("DB_POOL_PING_WINDOW", "nan"),
+        ("DB_POOL_MAX_WAITERS", "-1"),
+        ("DB_POOL_MAX_WAITERS", "many"),
         ("SQLALCHEMY_RECORD_QUERIES", "2"),
         ("DB_CONNECT_TIMEOUT", "-1"),
         ("OPTIMISTIC_LOCK_ATTEMPTS", "0"),
