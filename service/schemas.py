@@ -23,7 +23,8 @@ from pydantic import (
 )
 
 from service.db import models
-from service.pagination import DEFAULT_PER_PAGE, Pagination
+from service.pagination import DEFAULT_PER_PAGE
+from service.quart_sqlalchemy.pagination import Pagination
 
 INT64_MAX = 2**63 - 1
 MAX_BULK_ROWS = 10_000

@@ -1,206 +1,81 @@
-"""Flask-SQLAlchemy's extension, ported to Quart and SQLAlchemy asyncio.
+"""The service's configuration of the Quart extension (:mod:`service.quart_sqlalchemy`), as
+:mod:`service.flask_app.extension` configures Flask-SQLAlchemy for the twin: the same metadata, the same hooks.
 
-Lifecycle, as in Flask-SQLAlchemy and quart-db:
-
-* the engine is built in ``before_serving`` and disposed in ``after_serving``: nothing connects at import or at
-  ``init_app``;
-* ``db.session`` is the current request's :class:`AsyncSession`, created on first use and kept on ``g``, so two
-  requests in one event loop never share a session; a GET or HEAD request's session is read-only, in autocommit
-  (:mod:`service.db.read_only`);
-* the ``async`` teardown closes it: uncommitted work is rolled back, never committed, and the connection returns
-  to the pool, also when the request task was cancelled because the client went away.
+* the engines are built by :func:`service.db.engine.make_async_engine` (its one-round-trip pre-ping and the bypass
+  window), from the options as given;
+* a GET or HEAD request's session is read-only, in autocommit (:mod:`service.db.read_only`): it runs on the
+  autocommit views of the app's engines, chosen once when the session is made, so no statement pays for the choice;
+* every session carries the soft-delete hook (:mod:`service.db.soft_delete`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from quart import Quart, abort, g, has_request_context, request
-from sqlalchemy import Select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from quart import Quart, has_request_context, request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service.db.base import Base
 from service.db.engine import make_async_engine
 from service.db.read_only import READ_ONLY, autocommit, install_read_only_guard, is_read_only_method
 from service.db.soft_delete import install_soft_delete
-from service.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE, Pagination, clamp, page_statements
-
-T = TypeVar("T")
-
-_SESSION_KEY = "_sqlalchemy_session"
-log = logging.getLogger(__name__)
+from service.quart_sqlalchemy import Session, SQLAlchemy
+from service.quart_sqlalchemy.extension import AppState, BindKey
+from service.quart_sqlalchemy.session import Engines
 
 
 class QuartSession(Session):
-    """The sync session class behind every request's ``AsyncSession`` (carries the soft-delete hook)."""
+    """The sync session class behind every request's ``AsyncSession`` (carries the soft-delete hook and the
+    read-only guard)."""
 
 
-class SQLAlchemy:
-    """Integrate SQLAlchemy asyncio with a Quart app, with Flask-SQLAlchemy's names and session semantics."""
+class ServiceAppState(AppState):
+    """An app's engines, and the engines of its read-only sessions (their autocommit views)."""
 
-    def __init__(
-        self,
-        app: Quart | None = None,
-        *,
-        metadata: Any = None,
-        engine_options: Mapping[str, Any] | None = None,
-        session_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.metadata = metadata if metadata is not None else Base.metadata
-        self._engine_options = dict(engine_options or {})
-        self._session_options = dict(session_options or {})
-        self._engine: AsyncEngine | None = None
-        self._read_only_engine: AsyncEngine | None = None
-        self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
-        if app is not None:
-            self.init_app(app)
+    def __init__(self, options: dict[BindKey, dict[str, Any]], record_queries: bool) -> None:
+        super().__init__(options, record_queries)
+        self.read_only_engines: Engines = {}
 
-    def init_app(self, app: Quart) -> None:
-        """Register on ``app``: config defaults, serving hooks and the async teardown."""
-        app.extensions["sqlalchemy"] = self
-        app.config.setdefault("SQLALCHEMY_DATABASE_URI", os.environ.get("DATABASE_URL"))
-        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-        app.config.setdefault("SQLALCHEMY_AUTOCOMMIT_READS", True)
+
+class ServiceSQLAlchemy(SQLAlchemy):
+    """The extension on :data:`Base.metadata`, with the service's engines, read-only reads and soft delete.
+
+    ``SQLALCHEMY_AUTOCOMMIT_READS`` (default true): whether read-only sessions run in autocommit; false keeps the
+    guard but runs them in a transaction like the others (behind a transaction-mode PgBouncer).
+    """
+
+    def __init__(self, app: Quart | None = None, **kwargs: Any) -> None:
         install_soft_delete(QuartSession)
         install_read_only_guard(QuartSession)
+        kwargs.setdefault("metadata", Base.metadata)
+        kwargs.setdefault("session_options", {"class_": QuartSession})
+        super().__init__(app, **kwargs)
 
-        async def open_engine() -> None:
-            self.open(
-                app.config["SQLALCHEMY_DATABASE_URI"],
-                app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-                autocommit_reads=app.config["SQLALCHEMY_AUTOCOMMIT_READS"],
-            )
+    def init_app(self, app: Quart) -> None:
+        app.config.setdefault("SQLALCHEMY_AUTOCOMMIT_READS", True)
+        super().init_app(app)
 
-        app.before_serving(open_engine)
-        app.after_serving(self.dispose)
-        app.teardown_appcontext(self._teardown_session)
+    def _make_app_state(self, options: dict[BindKey, dict[str, Any]], *, record_queries: bool) -> AppState:
+        return ServiceAppState(options, record_queries)
 
-    # -- engine lifecycle ------------------------------------------------------------------------------------
+    def _make_engine(self, bind_key: BindKey, options: dict[str, Any], app: Quart) -> AsyncEngine:
+        return make_async_engine(options.pop("url"), **options)
 
-    def open(self, uri: str | None, engine_options: Mapping[str, Any], *, autocommit_reads: bool = True) -> None:
-        """Create the engine and the session factory (called from ``before_serving``).
+    def _listen_record_queries(self, engine: AsyncEngine) -> None:
+        """Nothing: the service records each request's statements itself, on both apps
+        (:mod:`service.observability.queries`, ``X-Query-Count``); a second recorder would double the work."""
 
-        With ``autocommit_reads`` false, read-only sessions keep the guard but run in a transaction like the others.
-        """
-        if not uri:
-            raise RuntimeError("SQLALCHEMY_DATABASE_URI (or DATABASE_URL) is not set")
-        options = {**engine_options, **self._engine_options}
-        self._engine = make_async_engine(uri, **options)
-        self._read_only_engine = autocommit(self._engine) if autocommit_reads else self._engine
-        self._sessionmaker = async_sessionmaker(
-            self._engine,
-            expire_on_commit=False,
-            sync_session_class=QuartSession,
-            **self._session_options,
-        )
+    def _create_engines(self, app: Quart, state: AppState) -> None:
+        super()._create_engines(app, state)
+        read_only = state.sync_engines
+        if app.config["SQLALCHEMY_AUTOCOMMIT_READS"]:
+            read_only = {key: autocommit(engine) for key, engine in read_only.items()}
+        assert isinstance(state, ServiceAppState)  # made by _make_app_state
+        state.read_only_engines = read_only
 
-    async def dispose(self) -> None:
-        """Close every pooled connection (called from ``after_serving``)."""
-        engine, self._engine, self._read_only_engine, self._sessionmaker = self._engine, None, None, None
-        if engine is not None:
-            await engine.dispose()
-
-    @property
-    def engine(self) -> AsyncEngine:
-        if self._engine is None:
-            raise RuntimeError("the engine exists only while the app is serving (before_serving has not run)")
-        return self._engine
-
-    @property
-    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
-        if self._sessionmaker is None:
-            raise RuntimeError("the session factory exists only while the app is serving")
-        return self._sessionmaker
-
-    # -- the request-scoped session -----------------------------------------------------------------------
-
-    @property
-    def session(self) -> AsyncSession:
-        """The current app context's session, created on first use; read-only for a GET or HEAD request."""
-        session: AsyncSession | None = g.get(_SESSION_KEY)
-        if session is None:
-            if has_request_context() and is_read_only_method(request.method):
-                session = self.sessionmaker(bind=self._read_only_engine, info={READ_ONLY: True})
-            else:
-                session = self.sessionmaker()
-            setattr(g, _SESSION_KEY, session)
-        return session
-
-    async def remove_session(self) -> None:
-        """Close the current session now (Flask-SQLAlchemy's ``db.session.remove()``); the next use makes a new one.
-
-        Uncommitted work is rolled back and the connection goes back to the pool, as at teardown.
-        """
-        await self._teardown_session(None)
-
-    async def _teardown_session(self, exc: BaseException | None) -> None:
-        session: AsyncSession | None = g.pop(_SESSION_KEY, None)
-        if session is None:
-            return
-        # Shielded: a second cancellation must not abandon the rollback half-way and leave the connection
-        # checked out (or "idle in transaction" on the server).
-        close = asyncio.ensure_future(session.close())
-        try:
-            await asyncio.shield(close)
-        except asyncio.CancelledError:
-            close.add_done_callback(_log_close_failure)
-            raise
-        except Exception:
-            log.warning("closing the request session failed; its connection was invalidated", exc_info=False)
-            await _invalidate_quietly(session)
-
-    # -- Flask-SQLAlchemy's query helpers ---------------------------------------------------------------
-
-    async def get_or_404(self, entity: type[T], ident: Any, *, description: str | None = None) -> T:
-        """``session.get`` or abort with 404."""
-        value = await self.session.get(entity, ident)
-        if value is None:
-            abort(404, description=description)
-        return value
-
-    async def first_or_404(self, statement: Select[Any], *, description: str | None = None) -> Any:
-        """The first result of ``statement`` or abort with 404."""
-        value = (await self.session.execute(statement)).scalar()
-        if value is None:
-            abort(404, description=description)
-        return value
-
-    async def one_or_404(self, statement: Select[Any], *, description: str | None = None) -> Any:
-        """Exactly one result of ``statement``; none or several abort with 404, as in Flask-SQLAlchemy."""
-        values = (await self.session.execute(statement.limit(2))).scalars().all()
-        if len(values) != 1:
-            abort(404, description=description)
-        return values[0]
-
-    async def paginate(
-        self,
-        statement: Select[Any],
-        *,
-        page: int = 1,
-        per_page: int = DEFAULT_PER_PAGE,
-        max_per_page: int | None = MAX_PER_PAGE,
-        count: bool = True,
-    ) -> Pagination[Any]:
-        """One page of ``statement``'s scalars; ``page`` and ``per_page`` are clamped like Flask-SQLAlchemy's."""
-        page, per_page = clamp(page, per_page, max_per_page)
-        items_stmt, count_stmt = page_statements(statement, page, per_page)
-        items = (await self.session.execute(items_stmt)).scalars().all()
-        total = (await self.session.execute(count_stmt)).scalar_one() if count else len(items)
-        return Pagination(items=items, page=page, per_page=per_page, total=total)
-
-
-def _log_close_failure(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("closing a cancelled request's session failed")
-
-
-async def _invalidate_quietly(session: AsyncSession) -> None:
-    try:
-        await session.invalidate()
-    except Exception:  # pragma: no cover - nothing more can be done for this connection
-        log.warning("invalidating the request session failed")
+    def _make_session(self, state: AppState) -> AsyncSession:
+        """A read-only session for a GET or HEAD request (on the autocommit engines), else the usual one."""
+        if has_request_context() and is_read_only_method(request.method):
+            assert isinstance(state, ServiceAppState)  # made by _make_app_state
+            return self._session_factory(engines=state.read_only_engines, info={READ_ONLY: True})
+        return self._session_factory(engines=state.sync_engines)  # the base's, without a call more per request

@@ -16,7 +16,7 @@ from service.api.openapi import openapi_document
 from service.config import Settings, settings_or_exit
 from service.db.engine import async_engine_options
 from service.quart_app import instrumentation
-from service.quart_app.extension import SQLAlchemy
+from service.quart_app.extension import ServiceSQLAlchemy
 from service.quart_app.shutdown import CancelledRequestGuard, quiet_loop_errors
 from service.quart_app.unread_body import UnreadBodyGuard
 from service.quart_app.views import problem_response, register_error_handlers, register_routes
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         SQLALCHEMY_ENGINE_OPTIONS=async_engine_options(settings),
         **shared_config(settings),
     )
-    db = SQLAlchemy(app)
+    db = ServiceSQLAlchemy(app)
     QuartSchema(
         app,
         openapi_path="/openapi.json",

@@ -9,12 +9,12 @@ from quart import Quart, Response, g, request
 from service.observability import requests
 from service.observability.metrics import get_metrics, mark_process_dead
 from service.observability.queries import QueryEvents
-from service.quart_app.extension import SQLAlchemy
+from service.quart_app.extension import ServiceSQLAlchemy
 
 _SCOPE = "_observability_scope"
 
 
-def install(app: Quart, db: SQLAlchemy) -> None:
+def install(app: Quart, db: ServiceSQLAlchemy) -> None:
     metrics = get_metrics()
 
     # Registered after the extension's own before_serving hook, so the engine exists by then.

@@ -20,7 +20,7 @@ from service.config import Settings
 from service.db.read_only import can_run_again
 from service.observability.metrics import get_metrics
 from service.observability.requests import count_failure
-from service.quart_app.extension import SQLAlchemy
+from service.quart_app.extension import ServiceSQLAlchemy
 from service.retry import RetryObserver
 
 Handler = Callable[..., Awaitable[Reply]]
@@ -58,7 +58,7 @@ def _require_json(view: View) -> View:
     return wrapper
 
 
-def _view(route: Route, db: SQLAlchemy, observer: RetryObserver | None) -> View:
+def _view(route: Route, db: ServiceSQLAlchemy, observer: RetryObserver | None) -> View:
     handler: Handler = getattr(handlers, route.handler)
 
     async def view(**kwargs: Any) -> Response:
@@ -89,7 +89,7 @@ def _view(route: Route, db: SQLAlchemy, observer: RetryObserver | None) -> View:
     return wrapped
 
 
-def register_routes(app: Quart, db: SQLAlchemy, settings: Settings) -> None:
+def register_routes(app: Quart, db: ServiceSQLAlchemy, settings: Settings) -> None:
     observer = get_metrics() if settings.metrics_enabled else None
     for route in served_routes(settings.bench_endpoints):
         app.add_url_rule(

@@ -10,7 +10,7 @@ from quart import Quart, g, jsonify
 from sqlalchemy import text
 
 from service.config import PoolSettings
-from service.quart_app.extension import SQLAlchemy
+from service.quart_app.extension import ServiceSQLAlchemy
 from tests.conftest import make_settings
 from tests.support.servers import serve_quart
 
@@ -45,7 +45,7 @@ async def test_pool_exhaustion_is_503_with_retry_after(database_url: str) -> Non
     )
 
     def configure(app: Quart) -> None:
-        db: SQLAlchemy = app.extensions["sqlalchemy"]
+        db: ServiceSQLAlchemy = app.extensions["sqlalchemy"]
 
         @app.get("/_t/hold")
         async def hold() -> object:

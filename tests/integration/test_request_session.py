@@ -14,14 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.config import Settings
 from service.db.models import Product
-from service.quart_app.extension import SQLAlchemy
+from service.quart_app.extension import ServiceSQLAlchemy
 from tests.support.servers import LiveServer, checked_out, serve_quart
 
 held_sessions: list[object] = []
 
 
 def _add_test_routes(app: Quart) -> None:
-    db: SQLAlchemy = app.extensions["sqlalchemy"]
+    db: ServiceSQLAlchemy = app.extensions["sqlalchemy"]
 
     @app.post("/_t/uncommitted")
     async def uncommitted() -> object:

@@ -17,7 +17,7 @@ from service.api.openapi import ANSWERS, OPENAPI_VERSION, openapi_document
 from service.api.routes import ROUTES
 from service.db import models
 from service.errors import ValidationFailed
-from service.pagination import Pagination
+from service.quart_sqlalchemy.pagination import Pagination
 from tests.support.openapi import as_draft4
 
 # API.md, operation by operation: every status each one answers (503 everywhere: the database is down, the pool is

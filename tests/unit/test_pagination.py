@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 
 from service.db.models import User
-from service.pagination import MAX_PER_PAGE, Pagination, clamp, page_statements
+from service.pagination import MAX_PER_PAGE
+from service.quart_sqlalchemy.pagination import Pagination, clamp, page_statements
 
 
 class ListPagination(FlaskPagination):

@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from service.db.models import Product, User
 from service.errors import Conflict, NotFound, PreconditionFailed
-from service.pagination import Pagination
+from service.quart_sqlalchemy.pagination import Pagination
 from service.retry import RetryPolicy
 from service.schemas import ProductUpdate, UserCreate
 from service.usecases._async.products import reserve_stock, update_product

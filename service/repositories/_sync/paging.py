@@ -1,5 +1,9 @@
 # Generated from the _async source by scripts/generate_sync.py (make generate). Do not edit.
-"""Fill a :class:`Pagination` from a select: one statement for the page, one for the count."""
+"""Fill the extension's :class:`Pagination` from a select: one statement for the page, one for the count.
+
+The service's handlers have validated ``page`` / ``per_page`` already (the contract's 400), so this clamps rather
+than reading the request or answering 404 as ``paginate_select`` does; the value it returns has no query hook.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from service.pagination import Pagination, clamp, page_statements
+from service.pagination import MAX_PER_PAGE
+from service.quart_sqlalchemy.pagination import Pagination, clamp, page_statements
 
 
 def paginate(session: Session, stmt: Select[Any], page: int, per_page: int) -> Pagination[Any]:
-    page, per_page = clamp(page, per_page)
+    page, per_page = clamp(page, per_page, MAX_PER_PAGE)
     items_stmt, count_stmt = page_statements(stmt, page, per_page)
     items = (session.execute(items_stmt)).scalars().all()
     total = (session.execute(count_stmt)).scalar_one()
-    return Pagination(items=items, page=page, per_page=per_page, total=total)
+    return Pagination(items, page, per_page, total, max_per_page=MAX_PER_PAGE)

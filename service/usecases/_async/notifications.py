@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import EmailNotification, Notification, SMSNotification
 from service.errors import NotFound, ValidationFailed
-from service.pagination import Pagination
+from service.quart_sqlalchemy.pagination import Pagination
 from service.repositories._async.notifications import NotificationRepository
 from service.repositories._async.users import UserRepository
 from service.schemas import EmailNotificationCreate, SMSNotificationCreate

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.db.mixins import utcnow
 from service.db.models import User
 from service.errors import Conflict, NotFound
-from service.pagination import Pagination
+from service.quart_sqlalchemy.pagination import Pagination
 from service.repositories._async.users import UserRepository
 from service.schemas import UserCreate, UserUpdate
 

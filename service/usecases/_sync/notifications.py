@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from service.db.models import EmailNotification, Notification, SMSNotification
 from service.errors import NotFound, ValidationFailed
-from service.pagination import Pagination
+from service.quart_sqlalchemy.pagination import Pagination
 from service.repositories._sync.notifications import NotificationRepository
 from service.repositories._sync.users import UserRepository
 from service.schemas import EmailNotificationCreate, SMSNotificationCreate

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from service.db.mixins import utcnow
 from service.db.models import User
 from service.errors import Conflict, NotFound
-from service.pagination import Pagination
+from service.quart_sqlalchemy.pagination import Pagination
 from service.repositories._sync.users import UserRepository
 from service.schemas import UserCreate, UserUpdate
 
