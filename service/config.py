@@ -83,6 +83,8 @@ class Settings:
     pgbouncer: str | None = None
     statement_timeout_ms: int | None = None
     idle_in_transaction_timeout_ms: int | None = None
+    gc_freeze: bool = True
+    """Freeze the heap built at start-up out of the garbage collector's reach (:mod:`service.heap`)."""
 
     @property
     def autocommit_reads(self) -> bool:
@@ -169,6 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         idle_in_transaction_timeout_ms=_read(
             env, "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", int, None, lambda v: v is not None and v > 0, "> 0"
         ),
+        gc_freeze=_read(env, "GC_FREEZE", _parse_bool, True),
     )
 
 

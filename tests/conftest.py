@@ -180,6 +180,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "retry_base_delay": 0.001,
         "retry_max_delay": 0.02,
         "application_name": "service-tests",
+        # In-process apps share the test runner's heap: freezing it at every app start would keep every cycle
+        # alive that much longer. Served apps (tests/deploy, tests/reliability) freeze as deployed.
+        "gc_freeze": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

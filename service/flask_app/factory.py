@@ -17,6 +17,7 @@ from service.flask_app import instrumentation
 from service.flask_app.extension import make_db
 from service.flask_app.unread_body import UnreadBodyGuard
 from service.flask_app.views import problem_response, register_error_handlers, register_routes
+from service.heap import freeze_startup_heap
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -107,4 +108,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.metrics_enabled:
         instrumentation.install(app, db)
     app.wsgi_app = UnreadBodyGuard(app.wsgi_app, settings.max_content_length)  # type: ignore[method-assign]
+    if settings.gc_freeze:
+        # Each Gunicorn worker builds its own app (no preload): this runs in the worker, after start-up.
+        freeze_startup_heap()
     return app

@@ -15,6 +15,7 @@ from service.api.jsoncodec import StrictJSONProvider
 from service.api.openapi import openapi_document
 from service.config import Settings, settings_or_exit
 from service.db.engine import async_engine_options
+from service.heap import freeze_startup_heap
 from service.quart_app import instrumentation
 from service.quart_app.extension import ServiceSQLAlchemy
 from service.quart_app.shutdown import CancelledRequestGuard, quiet_loop_errors
@@ -82,5 +83,11 @@ def create_app(settings: Settings | None = None) -> Quart:
     @app.before_serving
     async def quiet_loop() -> None:
         quiet_loop_errors(asyncio.get_running_loop())
+
+    if settings.gc_freeze:
+        # Registered last: the extension's engines and the instrumentation exist by then.
+        @app.before_serving
+        async def freeze_heap() -> None:
+            freeze_startup_heap()
 
     return app
