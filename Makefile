@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run seed bench-quick bench-compare bench-metrics bench-inserts bench-ab test lint typecheck generate check-generated lint-migrations clean
+.PHONY: install system-deps run seed bench-quick bench-compare bench-metrics bench-inserts bench-ab bench-decide test lint typecheck generate check-generated lint-migrations clean
 SYSTEM_PACKAGES := wrk pgbouncer
 
 $(STAMP): pyproject.toml
@@ -53,6 +53,10 @@ bench-metrics: $(STAMP) system-deps
 PRESET ?= main
 bench-ab: $(STAMP) system-deps
 	$(BIN)/python -m bench ab --preset $(PRESET)
+
+# Where async wins and where sync does (goals in two passes, the latency sweep, slow clients, memory): ~45 minutes.
+bench-decide: $(STAMP) system-deps
+	$(BIN)/python -m bench decide --out docs/loadtest
 
 bench-inserts: $(STAMP)
 	$(BIN)/python -m bench inserts --rows 10000 --rounds 3

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from bench import _db
 from bench import wrk as wrk_runner
+from bench.interleave import Sample, alternate, burst
 from bench.servers import (
     ROOT,
     Pool,
@@ -123,17 +124,6 @@ class Side:
     where: str  # "" for the working tree, else the short commit id
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One burst against one side."""
-
-    rps: float
-    cpu_us: float
-    p50_ms: float
-    p99_ms: float
-    failed: int  # 5xx answers and socket errors
-
-
 def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
 
@@ -163,16 +153,6 @@ def checkout(ref: str, stack: ExitStack) -> tuple[Path, str]:
     return root, short
 
 
-def burst(server: RunningServer, scenario: str, seconds: int, concurrency: int, args: dict[str, str | int]) -> Sample:
-    """One wrk run against ``server`` with its process tree's CPU measured over the same interval."""
-    server.cpu.start()
-    result = wrk_runner.run(server.base_url, scenario, connections=concurrency, duration=seconds, script_args=args)
-    cpu_s = server.cpu.stop()
-    failed = result.count(lambda status: status >= 500) + sum(result.socket_errors.values())
-    cpu_us = 1e6 * cpu_s / result.requests if result.requests else float("nan")
-    return Sample(result.rps, cpu_us, result.latency_ms["p50"], result.latency_ms["p99"], failed)
-
-
 def interleave(
     sides: Sequence[Side],
     database_url: str,
@@ -187,7 +167,6 @@ def interleave(
     latency_ms: int = LATENCY_MS,
 ) -> list[list[Sample]]:
     """Start every side against one scratch seeded database, warm each up, then alternate bursts; samples by side."""
-    samples: list[list[Sample]] = [[] for _ in sides]
     with _db.scratch_database(database_url) as url, ExitStack() as servers:
         dataset = _db.seed(url, users=users)
         first, last = dataset.first_user_id, dataset.last_user_id
@@ -207,20 +186,8 @@ def interleave(
             running.append(server)
             print(f"{side.variant.label}: {side.config.name} up at {server.base_url}, warming up", file=sys.stderr)
             wrk_runner.run(server.base_url, scenario, connections=concurrency, duration=warmup, script_args=args)
-        for round_no in range(rounds):
-            # Reverse the order every other round: a slow spell on a shared machine then hurts every side alike.
-            order = range(len(sides)) if round_no % 2 == 0 else range(len(sides) - 1, -1, -1)
-            for index in order:
-                sample = burst(running[index], scenario, duration, concurrency, args)
-                samples[index].append(sample)
-                print(
-                    f"round {round_no + 1}/{rounds} {sides[index].variant.label}: {sample.rps:9.1f} req/s "
-                    f"{sample.cpu_us:7.1f} µs CPU/req p99 {sample.p99_ms:.2f} ms"
-                    + (f" {sample.failed} FAILED" if sample.failed else ""),
-                    file=sys.stderr,
-                    flush=True,
-                )
-    return samples
+        labels = [side.variant.label for side in sides]
+        return alternate(labels, rounds, lambda i: burst(running[i], scenario, duration, concurrency, args))
 
 
 def machine() -> str:
@@ -263,7 +230,7 @@ def table(sides: Sequence[Side], samples: Sequence[Sequence[Sample]]) -> str:
         )
     failed = {side.variant.label: sum(s.failed for s in runs) for side, runs in zip(sides, samples, strict=True)}
     if any(failed.values()):
-        rows.append(f"\nFailed answers (5xx or socket errors): {failed}")
+        rows.append(f"\nFailed answers (5xx other than a deliberate 503, or socket errors): {failed}")
     return "\n".join(rows)
 
 

@@ -81,6 +81,7 @@ class ServerConfig:
     kind: str
     workers: int
     threads: int = 16
+    keep_alive: int = 5  # seconds an idle keep-alive connection is kept (Gunicorn's default; hypercorn.toml: 65)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -122,7 +123,8 @@ class ServerConfig:
             return default_command(root, bind, app)
         # The settings of hypercorn.toml, as flags (so the access log can stay off); a backlog as deep as
         # Gunicorn's (2048) so neither side refuses connections the other would queue.
-        options = ["--worker-class", worker_class, "--keep-alive", "5", "--graceful-timeout", "5", "--backlog", "2048"]
+        options = ["--worker-class", worker_class, "--keep-alive", str(self.keep_alive), "--graceful-timeout", "5"]
+        options += ["--backlog", "2048"]
         if access_log:
             options += ["--access-logfile", "-"]
         if self.workers == 1:
@@ -149,6 +151,7 @@ class ServerConfig:
             # Gunicorn silently turns "sync" with threads > 1 into gthread: sync must say 1 thread.
             "GUNICORN_THREADS": str(self.threads if worker_class == "gthread" else 1),
             "GUNICORN_WORKER_CLASS": worker_class,
+            "GUNICORN_KEEPALIVE": str(self.keep_alive),
             "PYTHONUNBUFFERED": "1",
             **extra,
         }
