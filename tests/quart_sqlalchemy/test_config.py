@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 import sqlalchemy.orm as sa_orm
 from quart import Quart
+from sqlalchemy.engine import make_url
 
 from service.quart_sqlalchemy import Session, SQLAlchemy
 from tests.quart_sqlalchemy.twins import (
@@ -225,12 +226,14 @@ async def test_repr(databases: dict[str, Databases]) -> None:
         outside = repr(side.db)
         async with side.context():
             inside = repr(side.db)
-        name = side.databases.default.rsplit("/", 1)[1]
-        return outside, inside.replace(name, "<db>").replace("+psycopg", "+<driver>").replace("+asyncpg", "+<driver>")
+        default = make_url(side.databases.default)
+        for text, placeholder in ((default.database, "<db>"), (f"{default.host}:{default.port}", "<server>")):
+            inside = inside.replace(str(text), placeholder)
+        return outside, inside.replace("+psycopg", "+<driver>").replace("+asyncpg", "+<driver>")
 
     assert same(await on_both(databases, define_models, scenario)) == (
         "<SQLAlchemy>",
-        "<SQLAlchemy postgresql+<driver>://postgres@127.0.0.1:5432/<db> +1>",
+        "<SQLAlchemy postgresql+<driver>://postgres@<server>/<db> +1>",
     )
 
 
