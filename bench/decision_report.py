@@ -380,7 +380,9 @@ def render(results: dict[str, Any], charts: dict[str, str]) -> str:
         lines += [
             "## The crossover sweep (`GET /bench/latency?ms=`)",
             "",
-            "The async server's pool queue is unbounded here (`DB_POOL_MAX_WAITERS=0`): every request waits its turn.",
+            "The async server's pool queue is unbounded here (`DB_POOL_MAX_WAITERS=0`): every request waits its turn. "
+            "A p99 close to the burst's length means requests that waited through the whole burst (wrk counts only "
+            "answered requests: a server whose queue is longer than a burst looks faster than it is).",
             "",
         ]
         if "sweep" in charts:
