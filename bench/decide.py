@@ -30,7 +30,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,8 +162,8 @@ class Run:
     ) -> list[dict[str, Any]]:
         """Warm every server up, then alternate bursts between them; one record per server, appended to the run.
 
-        ``around(server)``, when given, is a context manager entered for each burst (held connections, say); what
-        it yields is kept in the sample's record.
+        ``around(server)``, when given, is a context manager entered for each burst (held connections, say); the
+        ``note()`` of what it yields goes into the record's ``notes``, one per burst.
         """
         args = self.args(ms)
         timeout = self.plan.wrk_timeout
@@ -176,7 +176,7 @@ class Run:
 
         def one(index: int) -> Sample:
             server = servers[index]
-            with around(server) if around else _nothing() as held:
+            with around(server) if around else nullcontext() as held:
                 sample = burst(server, scenario, duration or self.plan.duration, concurrency, args, timeout=timeout)
                 note = held.note() if held is not None else {}
             note["drain_s"] = self._drain(servers, server)
@@ -225,11 +225,6 @@ class Run:
         # Callers index the list at every burst, so the next burst goes to the new process.
         servers[servers.index(server)] = self._start(server.config, self._envs.pop(server.port))
         return None
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield None
 
 
 class Held:
