@@ -35,6 +35,7 @@ from bench import wrk as wrk_runner
 from bench.interleave import Sample, alternate, burst
 from bench.servers import (
     ROOT,
+    UNBOUNDED_QUEUE,
     Pool,
     RunningServer,
     ServerConfig,
@@ -98,6 +99,18 @@ PRESETS: dict[str, Preset] = {
     # The goal there: async (its default configuration) >= 10x sync req/s when every request waits on the database.
     "sync-latency": Preset(
         (Variant("sync", "gunicorn-sync"), Variant("async", DEFAULT_KIND)), scenario="latency", concurrency=64
+    ),
+    # Issue #14's tail, at the accept: a burst of new connections into one busy worker (base: libuv's one accept
+    # per loop iteration, Hypercorn's backlog of 100; now: service.quart_app.accept, hypercorn.toml's 2048).
+    "accept": Preset(
+        (
+            Variant("base", DEFAULT_KIND, UNBOUNDED_QUEUE, ref=BASE),
+            Variant("working tree", DEFAULT_KIND, UNBOUNDED_QUEUE),
+        ),
+        scenario="latency",
+        concurrency=256,
+        pool_size=40,
+        latency_ms=1,
     ),
     # Issue #14's tail: more requests than connections, each holding its connection 50 ms (pool 40 at c = 128 has
     # the ratio of its pool 80 at c = 256, and two of them fit in PostgreSQL's 100 connections).
@@ -245,16 +258,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scenario", choices=SCENARIOS, help="default: the preset's")
     parser.add_argument("--users", type=int, default=10_000, help="users seeded")
     parser.add_argument("--pool-size", type=int, help="connections per server (default: the preset's)")
+    parser.add_argument(
+        "--latency-ms", type=int, help="database latency of the latency scenario (default: the preset's)"
+    )
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
     parser.add_argument("--base", default=DEFAULT_BASE, help=f"git ref of the 'base' variants (default {DEFAULT_BASE})")
     options = parser.parse_args(argv)
     preset = PRESETS[options.preset]
     scenario = options.scenario or preset.scenario
     concurrency = options.concurrency or preset.concurrency
+    latency_ms = preset.latency_ms if options.latency_ms is None else options.latency_ms
     if options.rounds < MIN_ROUNDS:
         parser.error(f"--rounds must be at least {MIN_ROUNDS}: fewer cannot tell a trend from a slow spell")
     if min(options.duration, options.warmup, concurrency, options.users) < 1:
         parser.error("--duration, --warmup, --concurrency and --users must be positive")
+    if latency_ms < 0:
+        parser.error("--latency-ms cannot be negative")
     if not wrk_runner.available():
         return 2
     pool = Pool(options.pool_size or preset.pool_size or concurrency, 0)
@@ -286,12 +305,12 @@ def main(argv: list[str]) -> int:
                 duration=options.duration,
                 warmup=options.warmup,
                 users=options.users,
-                latency_ms=preset.latency_ms,
+                latency_ms=latency_ms,
             )
         except (ServerError, wrk_runner.WrkError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    request_line = SCENARIOS[scenario].replace("{ms}", str(preset.latency_ms))
+    request_line = SCENARIOS[scenario].replace("{ms}", str(latency_ms))
     print(
         f"**ab {options.preset}** — {machine()}; {started}; scenario {scenario} (`{request_line}`), "
         f"c={concurrency}, {pool.label}; {options.rounds} alternating rounds of {options.duration} s per variant "

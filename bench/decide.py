@@ -41,11 +41,10 @@ from bench.ab import machine
 from bench.held import Mode, held_connections
 from bench.interleave import Sample, alternate, burst
 from bench.memory import tree_rss
-from bench.servers import Pool, RunningServer, ServerConfig, ServerError, parse_config, start
+from bench.servers import UNBOUNDED_QUEUE, Pool, RunningServer, ServerConfig, ServerError, parse_config, start
 from service.config import DEFAULT_DATABASE_URL
 
 SYNC, GTHREAD, ASYNC = "gunicorn-sync", "gunicorn-gthread", "hypercorn-uvloop"
-UNBOUNDED_QUEUE = {"DB_POOL_MAX_WAITERS": "0"}
 SECTIONS = ("goals", "sweep", "slow", "memory")
 
 

@@ -7,9 +7,11 @@ one core of two). With one socket per process the kernel spreads new connections
 the address pair — what N replicas behind a balancer get as well. Gunicorn's sync workers need no such help: each
 accepts one connection at a time.
 
-    python -m bench.reuseport --workers 2 --bind 127.0.0.1:8000 -- --worker-class uvloop APP
+    python -m bench.reuseport --workers 2 --bind 127.0.0.1:8000 [--module service.quart_app.serve] -- \
+        --worker-class uvloop APP
 
-Everything after ``--`` goes to each ``hypercorn`` (``--workers 0`` and ``--bind fd://…`` are added). SIGTERM and
+Everything after ``--`` goes to each server process (``python -m MODULE``, Hypercorn's CLI by default;
+``--workers 0`` and ``--bind fd://…`` are added). SIGTERM and
 SIGINT are passed on to every process; the exit code is the first non-zero one of theirs. If one process exits,
 the others are stopped too: a half-dead server must not be measured.
 """
@@ -42,6 +44,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reuseport", description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--bind", required=True, help="host:port")
+    parser.add_argument("--module", default="hypercorn", help="what each process runs with -m")
     parser.add_argument("hypercorn_args", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)
     host, _, port = options.bind.rpartition(":")
@@ -49,7 +52,7 @@ def main(argv: list[str]) -> int:
     sockets = [reuseport_socket(host.strip("[]"), int(port)) for _ in range(options.workers)]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "hypercorn", "--workers", "0", "--bind", f"fd://{sock.fileno()}", *extra],
+            [sys.executable, "-m", options.module, "--workers", "0", "--bind", f"fd://{sock.fileno()}", *extra],
             pass_fds=(sock.fileno(),),
         )
         for sock in sockets

@@ -46,6 +46,8 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "hypercorn-default": ("hypercorn", "service.quart_app:create_app()", DEFAULT_WORKER),
     "limit": ("hypercorn", "bench.limit_app:create_app()", "asyncio"),
 }
+# The async service's pool queue without its bound: every request waits its turn for a connection, none gets a 503.
+UNBOUNDED_QUEUE = {"DB_POOL_MAX_WAITERS": "0"}
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 
@@ -121,16 +123,19 @@ class ServerConfig:
             return [sys.executable, "-m", "gunicorn", "-c", str(conf), app]
         if worker_class == DEFAULT_WORKER:
             return default_command(root, bind, app)
-        # The settings of hypercorn.toml, as flags (so the access log can stay off); a backlog as deep as
-        # Gunicorn's (2048) so neither side refuses connections the other would queue.
+        # The settings of hypercorn.toml, as flags (so the access log can stay off), served by the service's own
+        # entry point (its loop and access logger); the backlog is hypercorn.toml's, as deep as Gunicorn's (2048)
+        # so neither side refuses connections the other would queue.
         options = ["--worker-class", worker_class, "--keep-alive", str(self.keep_alive), "--graceful-timeout", "5"]
         options += ["--backlog", "2048"]
         if access_log:
             options += ["--access-logfile", "-"]
         if self.workers == 1:
-            return [sys.executable, "-m", "hypercorn", "--bind", bind, "--workers", "1", *options, app]
-        # Several workers: one SO_REUSEPORT socket per process (see bench.reuseport for why).
-        launcher = [sys.executable, "-m", "bench.reuseport", "--workers", str(self.workers), "--bind", bind]
+            return [sys.executable, "-m", serving_module(root), "--bind", bind, "--workers", "0", *options, app]
+        # Several workers: one SO_REUSEPORT socket per process (see bench.reuseport for why). The launcher is this
+        # checkout's (a script of the standard library only), whatever checkout it serves.
+        launcher = [sys.executable, str(Path(__file__).with_name("reuseport.py")), "--workers", str(self.workers)]
+        launcher += ["--bind", bind, "--module", serving_module(root)]
         return [*launcher, "--", *options, app]
 
     def environment(
@@ -167,8 +172,13 @@ class ServerConfig:
 def default_command(root: Path, bind: str, app: str) -> list[str]:
     """``make run``'s command for the checkout at ``root``: its entry point (Hypercorn's own CLI in checkouts from
     before ``service.quart_app.serve``) with its ``hypercorn.toml``; only the address differs."""
-    entry = "service.quart_app.serve" if (root / "service" / "quart_app" / "serve.py").exists() else "hypercorn"
-    return [sys.executable, "-m", entry, "--config", str(root / "hypercorn.toml"), "--bind", bind, app]
+    return [sys.executable, "-m", serving_module(root), "--config", str(root / "hypercorn.toml"), "--bind", bind, app]
+
+
+def serving_module(root: Path = ROOT) -> str:
+    """The module that serves the async service in the checkout at ``root``: its own entry point, or Hypercorn's
+    CLI in checkouts from before ``service.quart_app.serve``."""
+    return "service.quart_app.serve" if (root / "service" / "quart_app" / "serve.py").exists() else "hypercorn"
 
 
 def parse_config(text: str, workers: int, threads: int = 16) -> ServerConfig:
