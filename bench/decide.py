@@ -7,6 +7,8 @@ run side by side and take alternating wrk bursts, :mod:`bench.interleave`):
   shows whether each goal ratio reproduces;
 * **the crossover sweep**: ``/bench/latency?ms=`` at each database latency and concurrency level, Gunicorn sync,
   Gunicorn gthread-16 and Hypercorn uvloop with one worker each, plus two workers at one level;
+* **the scenarios**: the five scenarios of ``bench compare`` (point read, list page, latency-bound read, insert,
+  contended reservation) at one level, the same three servers side by side;
 * **slow clients**: the point read at c = 16 while other connections stall mid-headers;
 * **connections and memory**: idle keep-alive connections held open under a light load.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import secrets
 import signal
 import sys
 import time
@@ -45,7 +48,9 @@ from bench.servers import UNBOUNDED_QUEUE, Pool, RunningServer, ServerConfig, Se
 from service.config import DEFAULT_DATABASE_URL
 
 SYNC, GTHREAD, ASYNC = "gunicorn-sync", "gunicorn-gthread", "hypercorn-uvloop"
-SECTIONS = ("goals", "sweep", "slow", "memory")
+SECTIONS = ("goals", "sweep", "scenarios", "slow", "memory")
+# Reads first: they see exactly the seeded data (as in bench compare).
+SCENARIOS = ("point", "page", "latency", "write", "reserve")
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class Plan:
     latencies: tuple[int, ...] = (1, 5, 20, 50, 100)
     levels: tuple[int, ...] = (64, 256, 1024)
     two_worker_level: int = 256
+    scenario_level: int = 64
+    scenario_ms: int = 10  # the latency scenario's, as bench compare's
     stalls: tuple[int, ...] = (0, 100, 500, 1000)
     idle: int = 1024
     goal_levels: tuple[int, int, int] = (64, 256, 1024)  # the latency goal's, the 50 ms goal's, the "every answer"
@@ -87,6 +94,7 @@ QUICK = {
     "tail_duration": 1.0,
     "idle_keep_alive": 10,
     "two_worker_level": 8,
+    "scenario_level": 16,
     "stalls": (0, 20),
     "idle": 40,
     "goal_levels": (16, 32, 64),
@@ -106,9 +114,20 @@ class Run:
     dataset: _db.Dataset
     cells: list[dict[str, Any]] = field(default_factory=list)
     _envs: dict[int, dict[str, str]] = field(default_factory=dict)  # by port: what a restart starts again with
+    _nonce: str = field(default_factory=lambda: secrets.token_hex(3))
+    _bursts: int = 0
 
     def args(self, ms: int = 0) -> dict[str, str | int]:
-        return {"first_id": self.dataset.first_user_id, "last_id": self.dataset.last_user_id, "ms": ms}
+        """wrk's script arguments for one run; each gets its own prefix, so no two runs insert the same email."""
+        self._bursts += 1
+        return {
+            "first_id": self.dataset.first_user_id,
+            "last_id": self.dataset.last_user_id,
+            "pages": self.dataset.pages,
+            "products": ",".join(str(p) for p in self.dataset.products),
+            "ms": ms,
+            "prefix": f"d{self._nonce}-{self._bursts}",
+        }
 
     def pool(self, kind: str, workers: int) -> Pool:
         if kind == SYNC:
@@ -164,11 +183,10 @@ class Run:
         ``around(server)``, when given, is a context manager entered for each burst (held connections, say); the
         ``note()`` of what it yields goes into the record's ``notes``, one per burst.
         """
-        args = self.args(ms)
         timeout = self.plan.wrk_timeout
         for server in servers:
             wrk_runner.run(
-                server.base_url, scenario, connections=concurrency, duration=self.plan.warmup, script_args=args
+                server.base_url, scenario, connections=concurrency, duration=self.plan.warmup, script_args=self.args(ms)
             )
             self._drain(servers, server)
         notes: list[list[dict[str, Any]]] = [[] for _ in servers]
@@ -176,7 +194,8 @@ class Run:
         def one(index: int) -> Sample:
             server = servers[index]
             with around(server) if around else nullcontext() as held:
-                sample = burst(server, scenario, duration or self.plan.duration, concurrency, args, timeout=timeout)
+                seconds = duration or self.plan.duration
+                sample = burst(server, scenario, seconds, concurrency, self.args(ms), timeout=timeout)
                 note = held.note() if held is not None else {}
             note["drain_s"] = self._drain(servers, server)
             notes[index].append(note)
@@ -331,6 +350,17 @@ def sweep(run: Run) -> None:
                     run.cell("sweep", servers, "latency", concurrency, ms=ms)
 
 
+def scenarios(run: Run) -> None:
+    """bench compare's five scenarios at one level, the three servers side by side with one worker each."""
+    with run.serving([SYNC, GTHREAD, ASYNC]) as servers:
+        for scenario in SCENARIOS:
+            if scenario == "reserve":
+                # Every reservation leaves a dead version of a hot row: start from a clean table.
+                _db.vacuum(run.url, "products")
+            ms = run.plan.scenario_ms if scenario == "latency" else 0
+            run.cell("scenarios", servers, scenario, run.plan.scenario_level, ms=ms)
+
+
 def slow_clients(run: Run) -> None:
     """The point read at c = 16 on each server while other connections stall mid-headers."""
     with run.serving([SYNC, GTHREAD, ASYNC]) as servers:
@@ -411,8 +441,13 @@ def main(argv: list[str]) -> int:
             if "goals" in plan.sections:
                 steps.append(lambda: goals(run, 1))
             steps += [
-                {"sweep": lambda: sweep(run), "slow": lambda: slow_clients(run), "memory": lambda: memory(run)}[s]
-                for s in ("sweep", "slow", "memory")
+                {
+                    "sweep": lambda: sweep(run),
+                    "scenarios": lambda: scenarios(run),
+                    "slow": lambda: slow_clients(run),
+                    "memory": lambda: memory(run),
+                }[s]
+                for s in ("sweep", "scenarios", "slow", "memory")
                 if s in plan.sections
             ]
             if "goals" in plan.sections and plan.passes > 1:

@@ -222,12 +222,35 @@ def crossover(cells: list[Cell], level: int) -> str:
     return f"At c = {level}, " + "; ".join(parts) + "." if parts else ""
 
 
+def scenario_line(cells: list[Cell]) -> str:
+    """Each of bench compare's scenarios in a few numbers: async's req/s over each twin's, CPU per request over
+    the sync worker's."""
+    part = [c for c in cells if c["section"] == "scenarios"]
+    if not part:
+        return ""
+    figures = []
+    for scenario in dict.fromkeys(c["scenario"] for c in part):
+        mine = find(part, kind="hypercorn-uvloop", scenario=scenario)
+        sync, gthread = (
+            find(part, kind="gunicorn-sync", scenario=scenario),
+            find(part, kind="gunicorn-gthread", scenario=scenario),
+        )
+        figures.append(
+            f"{scenario} {_f(_ratio(mine, sync), 1)}x / {_f(_ratio(mine, gthread), 1)}x "
+            f"(CPU {_f(_ratio(mine, sync, 'cpu_us'))}x)"
+        )
+    return (
+        f"The scenarios of `bench compare` at c = {part[0]['concurrency']}, one worker each — async req/s ÷ "
+        "Gunicorn sync / ÷ gthread-16 (async CPU per request ÷ sync's): " + "; ".join(figures) + "."
+    )
+
+
 def summary(results: dict[str, Any]) -> list[str]:
     """Sentences written from the data: where each stack wins and what each costs."""
     cells = results.get("cells", [])
     levels = results["plan"]["levels"]
     lines = [crossover(cells, level) for level in levels]
-    lines = [line for line in lines if line]
+    lines = [line for line in (*lines, scenario_line(cells)) if line]
     found = [
         _ratio(_by(p, "cpu", "hypercorn-uvloop"), _by(p, "cpu", "gunicorn-sync"), "cpu_us") for p in _passes(cells)
     ]
@@ -389,6 +412,20 @@ def render(results: dict[str, Any], charts: dict[str, str]) -> str:
             lines += [f"![req/s and p99 against database latency]({charts['sweep']})", ""]
         lines += table(
             sweep, [("ms", lambda c: str(c["ms"])), ("c", lambda c: str(c["concurrency"])), ("server", _server)]
+        )
+        lines.append("")
+    scenario_cells = [c for c in cells if c["section"] == "scenarios"]
+    if scenario_cells:
+        lines += [
+            f"## The scenarios of `bench compare`, at c = {scenario_cells[0]['concurrency']}, one worker each",
+            "",
+            "Point read, list page, latency-bound read, insert, and the contended reservation (optimistic lock on "
+            "four hot rows: a 409 is a reservation that lost every retry), interleaved like every other cell.",
+            "",
+        ]
+        lines += table(
+            scenario_cells,
+            [("scenario", lambda c: c["scenario"] + (f" {c['ms']} ms" if c["ms"] else "")), ("server", _server)],
         )
         lines.append("")
     for section, title, extra in (

@@ -34,10 +34,20 @@ def test_quick_decide_run_writes_every_section(server_url: str, tmp_path: Path) 
 
     results = json.loads((tmp_path / "decision.json").read_text())
     sections = {cell["section"] for cell in results["cells"]}
-    assert sections == {"goals-1", "sweep", "slow", "memory"}
+    assert sections == {"goals-1", "sweep", "scenarios", "slow", "memory"}
     for cell in results["cells"]:
         assert len(cell["samples"]) == 3, cell["section"]
         assert all(s["requests"] > 0 for s in cell["samples"] if cell["section"] != "slow"), cell
+    # Every scenario of bench compare on every server, inserts and reservations included, all answered 2xx
+    # (each burst inserts under its own prefix: a repeated email would be a 409).
+    scenario_cells = [c for c in results["cells"] if c["section"] == "scenarios"]
+    assert {(c["scenario"], c["kind"]) for c in scenario_cells} == {
+        (scenario, kind)
+        for scenario in ("point", "page", "latency", "write", "reserve")
+        for kind in ("gunicorn-sync", "gunicorn-gthread", "hypercorn-uvloop")
+    }
+    for cell in (c for c in scenario_cells if c["scenario"] != "reserve"):
+        assert all(set(s["statuses"]) <= {"200", "201"} for s in cell["samples"]), cell
     # The async server keeps answering while clients stall mid-headers, and every stalled connection was opened.
     slow = [c for c in results["cells"] if c["section"] == "slow" and c["kind"] == "hypercorn-uvloop"]
     stalled = next(c for c in slow if c["stalled"] > 0)
@@ -53,6 +63,7 @@ def test_quick_decide_run_writes_every_section(server_url: str, tmp_path: Path) 
     report = (tmp_path / "decision.md").read_text()
     assert report.startswith("# Async service or Flask twin")
     assert report.index("## Goals") < report.index("## What the data says") < report.index("## The crossover sweep")
+    assert report.index("## The crossover sweep") < report.index("## The scenarios of `bench compare`, at c = 16")
     assert (tmp_path / "decision-sweep.png").stat().st_size > 1000
     assert _scratch_databases(server_url) == before
     leftovers = [p for p in psutil.process_iter(["cmdline"]) if "bench.held" in " ".join(p.info["cmdline"] or [])]

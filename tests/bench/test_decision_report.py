@@ -118,6 +118,27 @@ def test_the_report_opens_with_the_goal_table_and_says_where_async_starts_to_win
     assert "async service costs 8 % more CPU per request" in text
 
 
+def test_the_scenarios_section_gets_a_table_and_a_line_of_ratios(tmp_path: Path) -> None:
+    scenarios = []
+    for scenario, ms, sync_rps, gthread_rps, async_rps in (
+        ("point", 0, 1000, 900, 1100),
+        ("latency", 10, 80, 800, 1600),
+    ):
+        for kind, rps, cpu in ((SYNC, sync_rps, 500.0), (GTHREAD, gthread_rps, 700.0), (ASYNC, async_rps, 550.0)):
+            scenarios.append(cell("scenarios", kind, [sample(rps, cpu_us=cpu)] * 3, scenario=scenario, ms=ms))
+    data = results(goal_cells(1) + goal_cells(2) + scenarios)
+
+    text = decision_report.write(data, tmp_path)[0].read_text()
+
+    assert (
+        "The scenarios of `bench compare` at c = 16, one worker each — async req/s ÷ Gunicorn sync / ÷ gthread-16 "
+        "(async CPU per request ÷ sync's): point 1.1x / 1.2x (CPU 1.10x); latency 20.0x / 2.0x (CPU 1.10x)."
+    ) in text
+    table = text[text.index("## The scenarios of `bench compare`, at c = 16") :]
+    assert "| latency 10 ms | Hypercorn x1 | 1,600.0 |" in table
+    assert "| point | Gunicorn sync x1 | 1,000.0 |" in table
+
+
 def test_a_later_run_replaces_the_sections_it_measured_again() -> None:
     first = results(goal_cells(1) + goal_cells(2) + [cell("sweep", ASYNC, [sample(900)] * 3, ms=5, concurrency=64)])
     second = results(goal_cells(1, scale=2.0) + goal_cells(2, scale=2.0))
