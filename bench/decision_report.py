@@ -362,9 +362,10 @@ def render(results: dict[str, Any], charts: dict[str, str]) -> str:
         + (f" ({plan['tail_duration']:g} s in the goal cells at c ≥ 256)" if "tail_duration" in plan else "")
         + f" after a {plan['warmup']:g} s warm-up; "
         "medians over the rounds, min-max beside them; CPU per request is the server's process-tree CPU over its "
-        "completed requests; peak RSS is the server's process tree during the bursts. One Hypercorn worker is "
-        "uvloop with access logs off, as are Gunicorn's. Pools: sync 1 connection per worker, gthread 16, "
-        f"async {plan['async_pool']} per server, no overflow. Loopback only.",
+        "completed requests; peak RSS is the server's process tree during the bursts. Each Hypercorn worker is "
+        "one process of the service's entry point (`python -m service.quart_app.serve`: uvloop, accepting a burst "
+        "of connections at once), with access logs off, as are Gunicorn's. Pools: sync 1 connection per worker, "
+        f"gthread 16, async {plan['async_pool']} per server, no overflow. Loopback only.",
         "",
         "## Goals (two independent passes: the first and the last step of the run)",
         "",
