@@ -17,12 +17,17 @@ a bad one stops Gunicorn with one line naming the variable (exit 1), instead of 
 | GUNICORN_TIMEOUT | 30 | seconds a request may run before its worker is killed |
 | GUNICORN_GRACEFUL_TIMEOUT | 30 | seconds in-flight requests get after SIGTERM |
 | GUNICORN_KEEPALIVE | 5 | seconds an idle keep-alive connection stays open |
+
+``DRAIN_SECONDS`` (a service setting, default 0) drains before a stop: on SIGTERM ``/ready`` answers 503 that long
+while every other request is served, then the graceful stop above begins.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
+from typing import Any
 
 
 def _int(name: str, default: int) -> int:
@@ -53,8 +58,9 @@ limit_request_line = 8190
 accesslog = "-"
 errorlog = "-"
 # The URL path only (%(U)s), never the query string: /users/lookup?email=... must not write e-mail addresses into
-# the logs. The same fields as hypercorn.toml's format; %(D)s: microseconds.
-access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(D)sus "%(a)s"'
+# the logs. The same fields as hypercorn.toml's format; %(D)s: microseconds; last, the request's X-Request-ID (the
+# app's answer carries it, service.api.request_id).
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(D)sus "%(a)s" %({x-request-id}o)s'
 # Recent Gunicorn (27 here) opens a management socket at one per-user default path, which two servers on a host
 # would share. Off unless a path is given (older Gunicorn ignores both names).
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip() or None
@@ -66,12 +72,35 @@ def on_starting(server: object) -> None:
 
     Gunicorn prints a ``RuntimeError`` raised here as ``Error: <message>`` and exits 1.
     """
+    from service import draining
     from service.config import ConfigError, load_settings
+    from service.observability.logs import configure_service_logging
 
     try:
-        load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         raise RuntimeError(f"configuration error: {exc}") from None
+    configure_service_logging()  # the workers, forked from here, inherit it
+    draining.install()  # shared memory, before the workers fork
+    if settings.drain_seconds > 0:
+        _drain_before_stopping(server, settings.drain_seconds)
+
+
+def _drain_before_stopping(arbiter: Any, seconds: float) -> None:
+    """On SIGTERM, let the workers answer /ready with 503 for ``seconds`` (still serving everything else), then
+    stop as Gunicorn does (service.draining). The arbiter looks its signal handlers up by name on itself."""
+    from service import draining
+
+    stop = arbiter.handle_term
+
+    def handle_term() -> None:
+        if not draining.active():
+            draining.start()
+            arbiter.log.info("draining for %.1f s before stopping", seconds)
+            time.sleep(seconds)  # the arbiter's loop waits; the workers serve on
+        stop()
+
+    arbiter.handle_term = handle_term
 
 
 def pre_request(worker: object, req: object) -> None:

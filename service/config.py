@@ -85,6 +85,8 @@ class Settings:
     idle_in_transaction_timeout_ms: int | None = None
     gc_freeze: bool = True
     """Freeze the heap built at start-up out of the garbage collector's reach (:mod:`service.heap`)."""
+    drain_seconds: float = 0.0
+    """On SIGTERM, how long ``/ready`` answers 503 before the server stops (:mod:`service.draining`)."""
 
     @property
     def autocommit_reads(self) -> bool:
@@ -172,6 +174,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", int, None, lambda v: v is not None and v > 0, "> 0"
         ),
         gc_freeze=_read(env, "GC_FREEZE", _parse_bool, True),
+        drain_seconds=_read(env, "DRAIN_SECONDS", float, 0.0, lambda v: 0 <= v <= 300, "0..300 seconds"),
     )
 
 

@@ -1,7 +1,7 @@
 """``/openapi.json``: the HTTP contract (API.md) as an OpenAPI 3.0 document, built from the route table.
 
 Every operation lists every status the contract gives it, each with its body's schema and media type
-(``application/problem+json`` for errors) and the headers the contract sets (``Location``, ``ETag``,
+(``application/problem+json`` for errors) and the headers the contract sets (``Location``, ``ETag``, ``X-Request-ID``,
 ``Retry-After``). Request schemas come from the input models themselves, so they are exactly as strict as the
 validation.
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from service.api import request_id
 from service.api.oas30 import add_component, model_schema
 from service.api.problems import PROBLEM_JSON
 from service.api.routes import ROUTES, Route
@@ -88,11 +89,24 @@ HEADERS: Mapping[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": '^"[1-9][0-9]*"$'},
     },
     "Retry-After": {"description": "Seconds", "required": True, "schema": _DIGITS},
+    "X-Request-ID": {
+        "description": "The request's ID (v1.1): the one it sent when usable, else a new one",
+        "required": True,
+        "schema": {"type": "string", "pattern": f"^[!-~]{{1,{request_id.MAX_LENGTH}}}$"},
+    },
     "X-Query-Count": {"description": "Statements run for the request (query recording on only)", "schema": _DIGITS},
     "X-Query-Time-Ms": {
         "description": "Their total time in milliseconds (query recording on only)",
         "schema": {"type": "string", "pattern": "^[0-9]+\\.[0-9]{3}$"},
     },
+}
+REQUEST_ID = {
+    "name": "X-Request-ID",
+    "in": "header",
+    "required": False,
+    "description": f"Echoed on the answer and written in its log lines when 1-{request_id.MAX_LENGTH} visible ASCII "
+    "characters; anything else is replaced by a new ID, never refused",
+    "schema": {"type": "string"},
 }
 IF_MATCH = {
     "name": "If-Match",
@@ -150,9 +164,8 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         parameters += _query_parameters(model_schema(route.query, schemas))
     if answer.if_match:
         parameters.append(IF_MATCH)
-    operation: dict[str, Any] = {"operationId": route.handler, "summary": answer.summary}
-    if parameters:
-        operation["parameters"] = parameters
+    parameters.append(REQUEST_ID)
+    operation: dict[str, Any] = {"operationId": route.handler, "summary": answer.summary, "parameters": parameters}
     if route.body is not None:
         add_component(schemas, route.body.__name__, model_schema(route.body, schemas))
         content = {"application/json": {"schema": ref(route.body.__name__)}}
@@ -177,7 +190,7 @@ def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _success_response(answer: Answer) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": HTTPStatus(answer.status).phrase, "headers": _query_headers()}
+    response: dict[str, Any] = {"description": HTTPStatus(answer.status).phrase, "headers": _response_headers()}
     if answer.body is not None:
         response["content"] = {answer.media_type: {"schema": ref(answer.body)}}
     if answer.location is not None:
@@ -195,7 +208,7 @@ def _error_response(status: int) -> dict[str, Any]:
     problem: dict[str, Any] = {"properties": {"status": {"type": "integer", "enum": [status]}}}
     if status == 422:
         problem["required"] = ["errors"]
-    headers = _query_headers()
+    headers = _response_headers()
     if status == 503:
         headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
     return {
@@ -205,8 +218,11 @@ def _error_response(status: int) -> dict[str, Any]:
     }
 
 
-def _query_headers() -> dict[str, Any]:
-    return {name: {"$ref": f"#/components/headers/{name}"} for name in ("X-Query-Count", "X-Query-Time-Ms")}
+def _response_headers() -> dict[str, Any]:
+    """The headers of every answer."""
+    return {
+        name: {"$ref": f"#/components/headers/{name}"} for name in ("X-Request-ID", "X-Query-Count", "X-Query-Time-Ms")
+    }
 
 
 def _component_name(status: int) -> str:

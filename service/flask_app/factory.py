@@ -15,6 +15,7 @@ from service.config import Settings, settings_or_exit
 from service.db.engine import sync_engine_options, sync_url
 from service.flask_app import instrumentation
 from service.flask_app.extension import make_db
+from service.flask_app.request_id import RequestIdMiddleware
 from service.flask_app.unread_body import UnreadBodyGuard
 from service.flask_app.views import problem_response, register_error_handlers, register_routes
 from service.heap import freeze_startup_heap
@@ -108,6 +109,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.metrics_enabled:
         instrumentation.install(app, db)
     app.wsgi_app = UnreadBodyGuard(app.wsgi_app, settings.max_content_length)  # type: ignore[method-assign]
+    # Outermost: every answer above carries the request's X-Request-ID, and every log line of the request names it.
+    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     if settings.gc_freeze:
         # Each Gunicorn worker builds its own app (no preload): this runs in the worker, after start-up.
         freeze_startup_heap()

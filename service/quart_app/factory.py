@@ -18,6 +18,7 @@ from service.db.engine import async_engine_options
 from service.heap import freeze_startup_heap
 from service.quart_app import instrumentation
 from service.quart_app.extension import ServiceSQLAlchemy
+from service.quart_app.request_id import RequestIdMiddleware
 from service.quart_app.shutdown import CancelledRequestGuard, quiet_loop_errors
 from service.quart_app.unread_body import UnreadBodyGuard
 from service.quart_app.views import problem_response, register_error_handlers, register_routes
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     # Inside the cancellation guard: a request cancelled at shutdown gets its 503 at once, without waiting on a body.
     app.asgi_app = UnreadBodyGuard(app.asgi_app, settings.max_content_length)  # type: ignore[method-assign,assignment]
     app.asgi_app = CancelledRequestGuard(app.asgi_app, settings.retry_after_seconds)  # type: ignore[method-assign,assignment]
+    # Outermost: every answer above carries the request's X-Request-ID, and every log line of the request names it.
+    app.asgi_app = RequestIdMiddleware(app.asgi_app)  # type: ignore[method-assign,assignment]
 
     @app.before_serving
     async def quiet_loop() -> None:

@@ -30,3 +30,5 @@ async def test_the_served_app_runs_on_the_configured_loop(
             assert (await client.get("/ready")).status_code == 200
         # uvloop's event loop is a compiled extension: it is mapped into the server only when Hypercorn uses it.
         assert ("uvloop/loop." in _loaded_libraries(server.pid)) is uvloop
+    # The entry point names the loop it built: uvloop's is the one that accepts a burst at once.
+    assert f"serving on {'GreedyAcceptLoop' if uvloop else '_UnixSelectorEventLoop'}" in server.log()

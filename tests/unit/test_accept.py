@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import itertools
 import socket
 import time
 from collections.abc import Callable
@@ -119,27 +121,58 @@ def test_a_closed_listener_refuses_new_connections_and_keeps_the_accepted_ones()
         runner.run(scenario())
 
 
+def test_uvloop_workers_get_the_greedy_loop_and_asyncio_workers_their_own() -> None:
+    assert serve.loop_factory("uvloop") is GreedyAcceptLoop
+    assert serve.loop_factory("asyncio") is None
+
+
 @pytest.mark.parametrize(
-    ("flags", "factory"),
-    [
-        (["--worker-class", "uvloop", "--workers", "0"], GreedyAcceptLoop),  # hypercorn.toml's
-        (["--worker-class", "asyncio", "--workers", "0"], uvloop.new_event_loop),
-        (["--worker-class", "uvloop", "--workers", "2"], uvloop.new_event_loop),  # spawned workers: Hypercorn's own
-    ],
+    ("flags", "expected"),
+    [(["--workers", "2"], (2, "asyncio")), (["--worker-class", "trio", "--workers", "0"], (0, "trio"))],
 )
-def test_serve_runs_in_process_uvloop_workers_on_the_greedy_loop(
-    flags: list[str], factory: Callable[[], asyncio.AbstractEventLoop], monkeypatch: pytest.MonkeyPatch
+def test_what_is_not_served_in_this_process_is_hypercorns_own(
+    flags: list[str], expected: tuple[int, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The entry point swaps the factory Hypercorn's uvloop worker calls, after Hypercorn's CLI has built the
-    configuration and before anything serves."""
-    monkeypatch.setattr(uvloop, "new_event_loop", uvloop.new_event_loop)  # restored after the test
+    """Spawned workers (workers >= 1) and trio build their own loop and signal handling: serve.run hands them over."""
     monkeypatch.setattr(hypercorn_cli, "run", hypercorn_cli.run)  # type: ignore[attr-defined]  # serve.main sets it
-    served: list[tuple[str, object]] = []
+    handed_over: list[Config] = []
 
     def fake_hypercorn_run(config: Config) -> int:
-        served.append((config.worker_class, uvloop.new_event_loop))
+        handed_over.append(config)
         return 0
 
     monkeypatch.setattr(serve, "hypercorn_run", fake_hypercorn_run)
+    monkeypatch.setattr(serve, "configure_service_logging", lambda: None)  # this process's logging stays the tests'
     assert serve.main([*flags, "app:app"]) == 0
-    assert served == [(flags[1], factory)]
+    assert [(c.workers, c.worker_class) for c in handed_over] == [expected]
+
+
+def test_out_of_file_descriptors_pauses_accepting_instead_of_spinning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """EMFILE leaves the connection pending and the socket readable: accepting again at once would spin the loop."""
+    from service.quart_app import accept
+
+    monkeypatch.setattr(accept, "ACCEPT_RETRY_DELAY", 0.2)
+    attempts: list[float] = []
+
+    class OutOfDescriptors(socket.socket):
+        def accept(self) -> tuple[socket.socket, object]:
+            attempts.append(time.monotonic())
+            raise OSError(errno.EMFILE, "Too many open files")
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        listening = OutOfDescriptors()
+        listening.bind(("127.0.0.1", 0))
+        server = await loop.create_server(asyncio.Protocol, sock=listening, backlog=16)
+        client = socket.create_connection(listening.getsockname())
+        try:
+            await asyncio.sleep(0.5)
+        finally:
+            server.close()
+            client.close()
+
+    with asyncio.Runner(loop_factory=GreedyAcceptLoop) as runner:
+        runner.run(scenario())
+    # One attempt per retry delay (a spinning loop would make thousands), the first at once.
+    assert 2 <= len(attempts) <= 4, attempts
+    assert all(b - a >= 0.19 for a, b in itertools.pairwise(attempts)), attempts

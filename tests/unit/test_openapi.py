@@ -113,8 +113,9 @@ def test_parameters(document: dict[str, Any]) -> None:
     assert not any(p["required"] for p in listing.values())
     # Absent is how a query says "any type": there is no null to send.
     assert listing["type"]["schema"] == {"type": "string", "enum": ["email", "sms"]}
-    (user_id,) = operations["DELETE /users/{user_id}"]["parameters"]
+    user_id, request_id = operations["DELETE /users/{user_id}"]["parameters"]
     assert user_id["in"] == "path"
+    assert (request_id["name"], request_id["in"], request_id["required"]) == ("X-Request-ID", "header", False)
     assert user_id["schema"] == {"type": "integer", "minimum": 1, "maximum": schemas.INT64_MAX}
     if_match = {p["name"]: p for p in operations["PATCH /products/{product_id}"]["parameters"]}["If-Match"]
     assert (if_match["in"], if_match["required"]) == ("header", False)
@@ -135,6 +136,10 @@ def test_headers_the_contract_sets_are_required(document: dict[str, Any]) -> Non
     for operation in CONTRACT:
         assert headers(operation, 503)["Retry-After"]["required"] is True
         assert headers(operation, 503)["X-Query-Count"].get("required", False) is False
+        # v1.1: every answer names its request, errors included.
+        assert all(
+            headers(operation, int(status))["X-Request-ID"]["required"] for status in operations[operation]["responses"]
+        )
     assert "content" not in _resolve(document, operations["DELETE /users/{user_id}"]["responses"]["204"])
 
 

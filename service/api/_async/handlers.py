@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import draining
 from service.api.headers import etag, parse_if_match
 from service.api.routes import Call, Reply
 from service.db.models import Product
+from service.errors import ServiceUnavailable
 from service.observability.metrics import exposition
 from service.schemas import notification_out, page_out, product_out, user_out
 from service.usecases._async import notifications, products, users
@@ -25,6 +27,8 @@ async def health(session: AsyncSession, call: Call) -> Reply:
 
 
 async def ready(session: AsyncSession, call: Call) -> Reply:
+    if draining.active():
+        raise ServiceUnavailable("draining: this server is stopping")
     await session.execute(text("SELECT 1"))
     return Reply(200, {"status": "ready"})
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from service import draining
 from service.api.headers import etag, parse_if_match
 from service.api.routes import Call, Reply
 from service.db.models import Product
+from service.errors import ServiceUnavailable
 from service.observability.metrics import exposition
 from service.schemas import notification_out, page_out, product_out, user_out
 from service.usecases._sync import notifications, products, users
@@ -26,6 +28,8 @@ def health(session: Session, call: Call) -> Reply:
 
 
 def ready(session: Session, call: Call) -> Reply:
+    if draining.active():
+        raise ServiceUnavailable("draining: this server is stopping")
     session.execute(text("SELECT 1"))
     return Reply(200, {"status": "ready"})
 
