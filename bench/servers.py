@@ -175,7 +175,7 @@ def default_command(root: Path, bind: str, app: str) -> list[str]:
     return [sys.executable, "-m", serving_module(root), "--config", str(root / "hypercorn.toml"), "--bind", bind, app]
 
 
-def serving_module(root: Path = ROOT) -> str:
+def serving_module(root: Path) -> str:
     """The module that serves the async service in the checkout at ``root``: its own entry point, or Hypercorn's
     CLI in checkouts from before ``service.quart_app.serve``."""
     return "service.quart_app.serve" if (root / "service" / "quart_app" / "serve.py").exists() else "hypercorn"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
 
 from service.api.request_id import RequestIdFilter
 
@@ -17,18 +16,17 @@ FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s requ
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 
 
-def configure_service_logging(stream: TextIO | None = None) -> None:
-    """Write ``service.*`` warnings and errors, and the serving entry points' own notes, to ``stream`` (stderr, the
-    server's error log), once per process."""
+def configure_service_logging() -> None:
+    """Write ``service.*`` records to stderr (the server's error log), once per process: warnings and errors, and
+    what a logger below sets its own level for."""
     logger = logging.getLogger("service")
     if any(isinstance(f, RequestIdFilter) for h in logger.handlers for f in h.filters):
         return
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT, DATE_FORMAT))
     handler.addFilter(RequestIdFilter())
     logger.addHandler(handler)
     # WARNING, not INFO, for the tree: SQLAlchemy names its pool's logger after the pool class
     # (service.db.pool.FairPool), and at INFO it would log every invalidated connection.
     logger.setLevel(logging.WARNING)
-    logging.getLogger("service.serve").setLevel(logging.INFO)  # start-up and draining notes
     logger.propagate = False  # the root logger's handlers (if any) would print each line again, without the ID

@@ -95,8 +95,9 @@ class GreedyListener(asyncio.AbstractServer):
 
     def _opened(self, task: asyncio.Task[Any]) -> None:
         self._opening.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("could not open an accepted connection: %s", task.exception())
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.warning("could not open an accepted connection: %s", error)
 
     def _resume(self) -> None:
         if self._serving:

@@ -69,6 +69,7 @@ def run(config: Config) -> int:
         return hypercorn_run(config)
     drain_seconds = settings_or_exit().drain_seconds
     configure_service_logging()
+    log.setLevel(logging.INFO)  # its start-up and draining notes
     if config.pid_path is not None:
         write_pid_file(config.pid_path)
     app = load_application(config.application_path, config.wsgi_max_body_size)
