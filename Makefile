@@ -7,8 +7,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run seed bench-quick bench-compare bench-metrics bench-inserts bench-ab bench-decide test lint typecheck generate check-generated lint-migrations clean
-SYSTEM_PACKAGES := wrk pgbouncer
+.PHONY: install system-deps run cluster seed bench-quick bench-compare bench-metrics bench-inserts bench-ab bench-decide test lint typecheck generate check-generated lint-migrations clean
+SYSTEM_PACKAGES := wrk pgbouncer haproxy
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the load and PgBouncer tests drive: wrk (load generator), pgbouncer (transaction pooler).
+# Debian packages the load, PgBouncer and cluster tests drive: wrk (load generator), pgbouncer (transaction pooler),
+# haproxy (the front door of `make cluster`).
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || [ -x /usr/sbin/$$p ] || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -31,6 +32,12 @@ system-deps:
 # WORKER_CLASS=asyncio runs the standard event loop instead of hypercorn.toml's uvloop.
 run: $(STAMP)
 	$(BIN)/python -m devdb run -- sh -c '$(BIN)/alembic upgrade head && exec $(BIN)/python -m service.quart_app.serve --config hypercorn.toml --bind $(HOST):$(PORT) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS)) "service.quart_app:create_app()"'
+
+# The scale-out topology of docker-compose.yml as local processes (no Docker): PostgreSQL primary + streaming standby,
+# PgBouncer, 3 async replicas and the twin behind HAProxy (front doors :8080 and :8081, stats :8404/stats). Prints
+# every address; Ctrl-C stops it all and removes its data. ARGS: e.g. --replicas 5, --front-port 0 (any free port).
+cluster: $(STAMP) system-deps
+	$(BIN)/python -m cluster $(ARGS)
 
 # Fill a database for load tests through the bulk (COPY) path; re-runnable. Embedded PostgreSQL without DATABASE_URL.
 USERS ?= 10000

@@ -17,9 +17,10 @@ from pathlib import Path
 import unasync
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("repositories", "usecases", "api")
+PACKAGES = ("repositories", "usecases", "api", "replication")
 HEADER = "# Generated from the _async source by scripts/generate_sync.py (make generate). Do not edit.\n"
 TOKENS = {
+    "AsyncEngine": "Engine",
     "AsyncSession": "Session",
     "AsyncWork": "SyncWork",
     "_async": "_sync",
@@ -28,6 +29,7 @@ TOKENS = {
 }
 LINES = {
     "from sqlalchemy.ext.time import Session": "from sqlalchemy.orm import Session",
+    "from sqlalchemy.ext.time import Engine": "from sqlalchemy import Engine",
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from service.retry import RetryPolicy
@@ -87,6 +87,10 @@ class Settings:
     """Freeze the heap built at start-up out of the garbage collector's reach (:mod:`service.heap`)."""
     drain_seconds: float = 0.0
     """On SIGTERM, how long ``/ready`` answers 503 before the server stops (:mod:`service.draining`)."""
+    replica_urls: tuple[str, ...] = ()
+    """Streaming standbys that read-only requests read from (:mod:`service.replication`); none: the primary."""
+    replica_max_lag: float = 5.0
+    """Seconds behind the primary beyond which a standby is not read (a read with a token waits for no lag)."""
 
     @property
     def autocommit_reads(self) -> bool:
@@ -96,6 +100,11 @@ class Settings:
         one statement to two different server connections ("prepared statement ... does not exist").
         """
         return self.pgbouncer != "transaction"
+
+    def for_standbys(self) -> Settings:
+        """The settings of the standbys' engines: the same, but reached directly, never through PgBouncer (a
+        transaction-mode pooler would cost them asyncpg's statement cache and their autocommit)."""
+        return replace(self, pgbouncer=None)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_attempts, self.retry_base_delay, self.retry_max_delay, self.retry_lock_on_retry)
@@ -130,13 +139,24 @@ def _read(
     return value
 
 
+def _is_postgresql_url(url: str) -> bool:
+    return "://" in url and url.split("://", 1)[0].split("+", 1)[0] in {"postgresql", "postgres"}
+
+
 def _database_url(env: Mapping[str, str]) -> str:
     url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
-    scheme = url.split("://", 1)[0]
-    if "://" not in url or scheme.split("+", 1)[0] not in {"postgresql", "postgres"}:
+    if not _is_postgresql_url(url):
         # The URL may carry a password: name the variable, never echo the value.
         raise ConfigError("DATABASE_URL: must be a postgresql:// URL")
     return url
+
+
+def _replica_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    urls = tuple(url.strip() for url in env.get("DATABASE_REPLICA_URLS", "").split(",") if url.strip())
+    for position, url in enumerate(urls, 1):
+        if not _is_postgresql_url(url):
+            raise ConfigError(f"DATABASE_REPLICA_URLS: URL {position} must be a postgresql:// URL")
+    return urls
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -175,6 +195,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         gc_freeze=_read(env, "GC_FREEZE", _parse_bool, True),
         drain_seconds=_read(env, "DRAIN_SECONDS", float, 0.0, lambda v: 0 <= v <= 300, "0..300 seconds"),
+        replica_urls=_replica_urls(env),
+        replica_max_lag=_read(env, "DB_REPLICA_MAX_LAG", float, 5.0, lambda v: 0 < v <= 3600, "0..3600 seconds"),
     )
 
 

@@ -19,6 +19,8 @@ def shared_config(settings: Settings) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": settings.max_content_length,
         "SERVICE_SETTINGS": settings,
         "RETRY_POLICY": settings.retry_policy(),
+        "SQLALCHEMY_REPLICA_URIS": list(settings.replica_urls),
+        "SQLALCHEMY_REPLICA_MAX_LAG": settings.replica_max_lag,
     }
 
 

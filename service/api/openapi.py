@@ -23,6 +23,7 @@ from service.api.oas30 import add_component, model_schema
 from service.api.problems import PROBLEM_JSON
 from service.api.routes import ROUTES, Route
 from service.api.shapes import ID, SHAPES, ref
+from service.replication.tokens import TOKEN_PATTERN
 
 OPENAPI_VERSION = "3.0.3"
 _PATH_PARAMETER = re.compile(r"<id:([a-z_]+)>")
@@ -94,6 +95,12 @@ HEADERS: Mapping[str, dict[str, Any]] = {
         "required": True,
         "schema": {"type": "string", "pattern": f"^[!-~]{{1,{request_id.MAX_LENGTH}}}$"},
     },
+    "X-Consistency-Token": {
+        "description": "The point in the primary's history that includes this write (v1.1), opaque: send it back on"
+        " a read to be served only by a replica that has replayed it (else by the primary)",
+        "required": True,
+        "schema": {"type": "string", "pattern": TOKEN_PATTERN},
+    },
     "X-Query-Count": {"description": "Statements run for the request (query recording on only)", "schema": _DIGITS},
     "X-Query-Time-Ms": {
         "description": "Their total time in milliseconds (query recording on only)",
@@ -107,6 +114,15 @@ REQUEST_ID = {
     "description": f"Echoed on the answer and written in its log lines when 1-{request_id.MAX_LENGTH} visible ASCII "
     "characters; anything else is replaced by a new ID, never refused",
     "schema": {"type": "string"},
+}
+CONSISTENCY_TOKEN = {
+    "name": "X-Consistency-Token",
+    "in": "header",
+    "required": False,
+    "description": "A write's token: the answer reflects at least that write (a replica serves it only if it has"
+    " replayed past it, else the primary). Malformed, or ahead of the primary: 400. Without it, a replica up to"
+    " DB_REPLICA_MAX_LAG seconds behind may answer",
+    "schema": {"type": "string", "pattern": TOKEN_PATTERN},
 }
 IF_MATCH = {
     "name": "If-Match",
@@ -122,8 +138,8 @@ def error_statuses(route: Route) -> list[int]:
     statuses = {503, *ANSWERS[route.handler].errors}
     if route.body is not None:
         statuses |= {400, 413, 415, 422}
-    if route.query is not None:
-        statuses.add(400)
+    if route.query is not None or route.method == "GET":
+        statuses.add(400)  # a read's X-Consistency-Token, malformed or from the future
     if _PATH_PARAMETER.search(route.rule):
         statuses.add(404)
     return sorted(statuses)
@@ -165,12 +181,14 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     if answer.if_match:
         parameters.append(IF_MATCH)
     parameters.append(REQUEST_ID)
+    if route.method == "GET":
+        parameters.append(CONSISTENCY_TOKEN)
     operation: dict[str, Any] = {"operationId": route.handler, "summary": answer.summary, "parameters": parameters}
     if route.body is not None:
         add_component(schemas, route.body.__name__, model_schema(route.body, schemas))
         content = {"application/json": {"schema": ref(route.body.__name__)}}
         operation["requestBody"] = {"required": True, "content": content}
-    responses = {str(answer.status): _success_response(answer)}
+    responses = {str(answer.status): _success_response(answer, write=route.method != "GET")}
     for status in error_statuses(route):
         responses[str(status)] = {"$ref": f"#/components/responses/{_component_name(status)}"}
     operation["responses"] = responses
@@ -189,8 +207,10 @@ def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return parameters
 
 
-def _success_response(answer: Answer) -> dict[str, Any]:
+def _success_response(answer: Answer, *, write: bool) -> dict[str, Any]:
     response: dict[str, Any] = {"description": HTTPStatus(answer.status).phrase, "headers": _response_headers()}
+    if write:
+        response["headers"]["X-Consistency-Token"] = {"$ref": "#/components/headers/X-Consistency-Token"}
     if answer.body is not None:
         response["content"] = {answer.media_type: {"schema": ref(answer.body)}}
     if answer.location is not None:

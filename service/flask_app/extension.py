@@ -2,11 +2,16 @@
 
 Flask-SQLAlchemy's own ``db.session`` is used: scoped to the app context and removed in its ``teardown_appcontext``,
 so uncommitted work is rolled back and the connection returns to the pool. As on the async side, a GET or HEAD
-request's session is read-only, in autocommit (:mod:`service.db.read_only`).
+request's session is read-only, in autocommit (:mod:`service.db.read_only`), and with standbys configured it reads
+from one that has replayed the request's ``X-Consistency-Token`` (:mod:`service.replication`; each worker process
+samples their positions in a thread of its own).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import weakref
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -20,6 +25,10 @@ from service.db.base import Base
 from service.db.engine import make_sync_engine
 from service.db.read_only import READ_ONLY, autocommit, install_read_only_guard, is_read_only_method
 from service.db.soft_delete import install_soft_delete
+from service.observability.metrics import get_metrics
+from service.replication._sync.router import ReadRouter, monitor
+from service.replication.routes import ROUTE, route_read, routed_bind
+from service.replication.tokens import HEADER
 
 
 class FlaskSession(Session):
@@ -32,7 +41,12 @@ class FlaskSession(Session):
         bind: sa.engine.Engine | sa.engine.Connection | None = None,
         **kwargs: Any,
     ) -> sa.engine.Engine | sa.engine.Connection:
-        """Flask-SQLAlchemy's choice of engine; its autocommit view for a read-only session."""
+        """Flask-SQLAlchemy's choice of engine; its autocommit view for a read-only session, or the standby that
+        the session's route chose."""
+        if bind is None:
+            standby = routed_bind(self.info)
+            if standby is not None:
+                return standby
         chosen = super().get_bind(mapper, clause, bind, **kwargs)
         if bind is not None or not self.info.get(READ_ONLY) or not isinstance(chosen, sa.engine.Engine):
             return chosen
@@ -46,6 +60,9 @@ class ServiceSQLAlchemy(SQLAlchemy):
 
     Its ``engine_from_config`` coerces ``pool_timeout`` to an int: ``DB_POOL_TIMEOUT=0.5`` became 0 on the twin,
     so a pool wait failed at once where the async app waited half a second.
+
+    The standbys' keys are the Quart extension's: ``SQLALCHEMY_REPLICA_URIS``, ``SQLALCHEMY_REPLICA_MAX_LAG``,
+    ``SQLALCHEMY_REPLICA_ENGINE_OPTIONS``.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -54,6 +71,37 @@ class ServiceSQLAlchemy(SQLAlchemy):
         self._read_only_engines: WeakKeyDictionary[Flask, dict[sa.engine.Engine, sa.engine.Engine]] = (
             WeakKeyDictionary()
         )
+        self._routers: WeakKeyDictionary[Flask, ReadRouter] = WeakKeyDictionary()
+        self._monitors: WeakKeyDictionary[ReadRouter, int] = WeakKeyDictionary()
+        """The process that started each router's sampling thread: a forked worker starts its own."""
+
+    def init_app(self, app: Flask) -> None:
+        app.config.setdefault("SQLALCHEMY_REPLICA_URIS", [])
+        app.config.setdefault("SQLALCHEMY_REPLICA_MAX_LAG", 5.0)
+        super().init_app(app)
+        with app.app_context():
+            primary = self.read_only_engine(self.engines[None])
+        options = app.config.get("SQLALCHEMY_REPLICA_ENGINE_OPTIONS") or app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+        urls = [sa.make_url(url) for url in app.config["SQLALCHEMY_REPLICA_URIS"]]
+        standbys = [make_sync_engine(url, **dict(options)) for url in urls]
+        settings = app.config.get("SERVICE_SETTINGS")
+        self._routers[app] = ReadRouter(
+            primary,
+            standbys,
+            [autocommit(engine) for engine in standbys],
+            [f"{url.host}:{url.port or 5432}/{url.database}" for url in urls],
+            float(app.config["SQLALCHEMY_REPLICA_MAX_LAG"]),
+            get_metrics() if settings is not None and settings.metrics_enabled else None,
+        )
+
+    def router(self) -> ReadRouter:
+        """The current app's standbys, tokens and sampling; the sampling thread starts in each process on first use."""
+        router = self._routers[current_app._get_current_object()]  # type: ignore[attr-defined]
+        if router.standbys and self._monitors.get(router) != os.getpid():
+            self._monitors[router] = os.getpid()
+            router.sample()  # reads use the standbys from this first request on
+            threading.Thread(target=monitor, args=(weakref.ref(router),), name="standby-monitor", daemon=True).start()
+        return router
 
     def read_only_engine(self, engine: sa.engine.Engine) -> sa.engine.Engine:
         """The autocommit view of one of the current app's engines, built once (``execution_options`` copies).
@@ -77,14 +125,18 @@ class ServiceSQLAlchemy(SQLAlchemy):
 
         def make_session(**kwargs: Any) -> Session:
             if has_request_context() and is_read_only_method(request.method):
-                kwargs.setdefault("info", {})[READ_ONLY] = True
+                info = kwargs.setdefault("info", {})
+                info[READ_ONLY] = True
+                route = route_read(self.router(), request.endpoint, request.headers.get(HEADER))
+                if route is not None:
+                    info[ROUTE] = route
             return factory(**kwargs)
 
         # scoped_session only calls its factory; configure() is not used with Flask-SQLAlchemy's options.
         return make_session  # type: ignore[return-value]
 
 
-def make_db() -> SQLAlchemy:
+def make_db() -> ServiceSQLAlchemy:
     """A Flask-SQLAlchemy instance on :data:`Base.metadata`; ``init_app`` is the caller's.
 
     ``expire_on_commit=False`` as on the async side: handlers serialize objects after the use case committed.

@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         # Flask-SQLAlchemy is handed a string; str(URL) would mask the password as "***".
         SQLALCHEMY_DATABASE_URI=sync_url(settings.database_url).render_as_string(hide_password=False),
         SQLALCHEMY_ENGINE_OPTIONS=sync_engine_options(settings),
+        SQLALCHEMY_REPLICA_ENGINE_OPTIONS=sync_engine_options(settings.for_standbys()),
         **shared_config(settings),
     )
     db = make_db()

@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, current_app, request
-from flask_sqlalchemy import SQLAlchemy
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -21,9 +20,12 @@ from service.api import problems
 from service.api._sync import handlers
 from service.api.routes import Call, Reply, Route, served_routes
 from service.config import Settings
-from service.db.read_only import can_run_again
+from service.db.read_only import can_run_again, is_read_only_method
+from service.flask_app.extension import ServiceSQLAlchemy
 from service.observability.metrics import get_metrics
 from service.observability.requests import count_failure
+from service.replication.routes import standby_failed
+from service.replication.tokens import HEADER
 from service.retry import RetryObserver
 
 Handler = Callable[[Session, Call], Reply]
@@ -101,7 +103,7 @@ def json_body() -> Any:
     return request.get_json()
 
 
-def _view(route: Route, db: SQLAlchemy, observer: RetryObserver | None) -> View:
+def _view(route: Route, db: ServiceSQLAlchemy, observer: RetryObserver | None) -> View:
     handler: Handler = getattr(handlers, route.handler)
 
     def view(**params: int) -> Response:
@@ -121,21 +123,30 @@ def _view(route: Route, db: SQLAlchemy, observer: RetryObserver | None) -> View:
             policy=current_app.config["RETRY_POLICY"],
             observer=observer,
         )
+        router = db.router()
+        read_only = is_read_only_method(request.method)
+        if read_only:
+            router.check_token(request.headers.get(HEADER))
         try:
             reply = handler(db.session(), call)
-        except DBAPIError as exc:
-            if not can_run_again(request.method, exc):
+        except (DBAPIError, OSError) as exc:
+            if not (standby_failed(db.session().info, exc) or can_run_again(request.method, exc)):
                 raise
-            db.session.remove()  # its connection is gone; the next db.session() checks out a live one
+            # Its connection is gone (or its standby failed): the next db.session() checks out a live one, and a
+            # standby marked down is not chosen again.
+            db.session.remove()
             reply = handler(db.session(), call)
-        return to_response(current_app, reply.status, reply.body, reply.headers, reply.content_type)
+        headers = dict(reply.headers)
+        if not read_only and reply.status < 300:
+            headers[HEADER] = router.commit_token()
+        return to_response(current_app, reply.status, reply.body, headers, reply.content_type)
 
     view.__name__ = route.handler
     view.__doc__ = handler.__doc__
     return view
 
 
-def register_routes(app: Flask, db: SQLAlchemy, settings: Settings) -> None:
+def register_routes(app: Flask, db: ServiceSQLAlchemy, settings: Settings) -> None:
     """Every route of the contract, with the sync handler of the same name."""
     observer = get_metrics() if settings.metrics_enabled else None
     for route in served_routes(settings.bench_endpoints):

@@ -22,6 +22,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from service.replication.standbys import ERROR, Standbys
+
 # Statements: most are sub-millisecond on a local database; the tail matters up to the statement timeout.
 QUERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -42,6 +44,10 @@ class Metrics:
     lock_conflicts: Counter
     http_requests: Counter
     http_duration: Histogram
+    db_reads: Counter
+    db_read_fallbacks: Counter
+    replica_lag: Gauge
+    replica_up: Gauge
     _children: dict[tuple[str, str, int], tuple[Any, Any]] = field(default_factory=dict)
 
     # RetryObserver: the use cases report each retry and each final loss here.
@@ -62,6 +68,22 @@ class Metrics:
             )
         children[0].inc()
         children[1].observe(seconds)
+
+    # RouteMetrics (service.replication.routes): the read-only sessions' targets, the monitor's samples.
+    def read_routed(self, to_standby: bool, reason: str | None) -> None:
+        self.db_reads.labels("replica" if to_standby else "primary").inc()
+        if reason is not None:
+            self.db_read_fallbacks.labels(reason).inc()
+
+    def standby_read_failed(self) -> None:
+        self.db_read_fallbacks.labels(ERROR).inc()
+
+    def observe_standbys(self, state: Standbys) -> None:
+        for standby in state.standbys:
+            self.replica_up.labels(standby.name).set(1 if standby.up else 0)
+            # A down standby has no lag to speak of: its gauge keeps its last value, replica_up says why.
+            if standby.up:
+                self.replica_lag.labels(standby.name).set(standby.lag)
 
 
 @functools.cache
@@ -106,6 +128,33 @@ def get_metrics() -> Metrics:
             "HTTP request duration by route template.",
             ["method", "route"],
             buckets=HTTP_BUCKETS,
+            registry=registry,
+        ),
+        db_reads=Counter(
+            "db_reads",
+            "Read-only requests' sessions that ran a statement, by target (primary or replica).",
+            ["target"],
+            registry=registry,
+        ),
+        db_read_fallbacks=Counter(
+            "db_read_fallbacks",
+            "Reads sent to the primary although replicas are configured, by reason (behind_token: no replica has"
+            " replayed the client's X-Consistency-Token; lagging; down; error: a replica read failed, ran again).",
+            ["reason"],
+            registry=registry,
+        ),
+        replica_lag=Gauge(
+            "db_replica_lag_seconds",
+            "How long each replica has been missing something the primary had (sampled; max over workers).",
+            ["replica"],
+            multiprocess_mode="livemax",
+            registry=registry,
+        ),
+        replica_up=Gauge(
+            "db_replica_up",
+            "1 when the replica answered the last sample as a standby (min over workers).",
+            ["replica"],
+            multiprocess_mode="livemin",
             registry=registry,
         ),
     )

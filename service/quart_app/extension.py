@@ -5,36 +5,63 @@
   window), from the options as given;
 * a GET or HEAD request's session is read-only, in autocommit (:mod:`service.db.read_only`): it runs on the
   autocommit views of the app's engines, chosen once when the session is made, so no statement pays for the choice;
+* with standbys configured (``SQLALCHEMY_REPLICA_URIS``), a read-only session reads from one of them when one has
+  replayed what the request's ``X-Consistency-Token`` names (:mod:`service.replication`); a monitor task samples
+  their positions while the app serves;
 * every session carries the soft-delete hook (:mod:`service.db.soft_delete`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
 from typing import Any
 
-from quart import Quart, has_request_context, request
+import sqlalchemy as sa
+from quart import Quart, current_app, has_request_context, request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service.db.base import Base
 from service.db.engine import make_async_engine
 from service.db.read_only import READ_ONLY, autocommit, install_read_only_guard, is_read_only_method
 from service.db.soft_delete import install_soft_delete
+from service.observability.metrics import get_metrics
 from service.quart_sqlalchemy import Session, SQLAlchemy
 from service.quart_sqlalchemy.extension import AppState, BindKey
 from service.quart_sqlalchemy.session import Engines
+from service.replication._async.router import ReadRouter, monitor
+from service.replication.routes import ROUTE, route_read, routed_bind
+from service.replication.tokens import HEADER
 
 
 class QuartSession(Session):
     """The sync session class behind every request's ``AsyncSession`` (carries the soft-delete hook and the
     read-only guard)."""
 
+    def get_bind(
+        self,
+        mapper: Any | None = None,
+        clause: Any | None = None,
+        bind: sa.engine.Engine | sa.engine.Connection | None = None,
+        **kwargs: Any,
+    ) -> sa.engine.Engine | sa.engine.Connection:
+        """The standby a read-only session's route chose, else the extension's choice (the primary)."""
+        if bind is None:
+            standby = routed_bind(self.info)
+            if standby is not None:
+                return standby
+        return super().get_bind(mapper, clause, bind, **kwargs)
+
 
 class ServiceAppState(AppState):
-    """An app's engines, and the engines of its read-only sessions (their autocommit views)."""
+    """An app's engines, the engines of its read-only sessions (their autocommit views), and its standbys."""
 
     def __init__(self, options: dict[BindKey, dict[str, Any]], record_queries: bool) -> None:
         super().__init__(options, record_queries)
         self.read_only_engines: Engines = {}
+        self.router: ReadRouter | None = None
+        self.monitor: asyncio.Task[None] | None = None
 
 
 class ServiceSQLAlchemy(SQLAlchemy):
@@ -42,6 +69,11 @@ class ServiceSQLAlchemy(SQLAlchemy):
 
     ``SQLALCHEMY_AUTOCOMMIT_READS`` (default true): whether read-only sessions run in autocommit; false keeps the
     guard but runs them in a transaction like the others (behind a transaction-mode PgBouncer).
+
+    ``SQLALCHEMY_REPLICA_URIS`` (default none): streaming standbys for read-only sessions, reached directly (their
+    sessions always run in autocommit); ``SQLALCHEMY_REPLICA_MAX_LAG`` (seconds, default 5): a standby further
+    behind is not read; ``SQLALCHEMY_REPLICA_ENGINE_OPTIONS`` (default: ``SQLALCHEMY_ENGINE_OPTIONS``): their
+    engines' options.
     """
 
     def __init__(self, app: Quart | None = None, **kwargs: Any) -> None:
@@ -53,7 +85,10 @@ class ServiceSQLAlchemy(SQLAlchemy):
 
     def init_app(self, app: Quart) -> None:
         app.config.setdefault("SQLALCHEMY_AUTOCOMMIT_READS", True)
+        app.config.setdefault("SQLALCHEMY_REPLICA_URIS", [])
+        app.config.setdefault("SQLALCHEMY_REPLICA_MAX_LAG", 5.0)
         super().init_app(app)
+        app.before_serving(self._start_monitor)  # after the base's, which opens the engines
 
     def _make_app_state(self, options: dict[BindKey, dict[str, Any]], *, record_queries: bool) -> AppState:
         return ServiceAppState(options, record_queries)
@@ -72,10 +107,61 @@ class ServiceSQLAlchemy(SQLAlchemy):
             read_only = {key: autocommit(engine) for key, engine in read_only.items()}
         assert isinstance(state, ServiceAppState)  # made by _make_app_state
         state.read_only_engines = read_only
+        assert state.engines is not None  # made by super()
+        primary = state.engines[None]
+        if app.config["SQLALCHEMY_AUTOCOMMIT_READS"]:
+            primary = autocommit(primary)
+        options = app.config.get("SQLALCHEMY_REPLICA_ENGINE_OPTIONS") or app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+        urls = [sa.make_url(url) for url in app.config["SQLALCHEMY_REPLICA_URIS"]]
+        standbys = [make_async_engine(url, **dict(options)) for url in urls]
+        settings = app.config.get("SERVICE_SETTINGS")
+        state.router = ReadRouter(
+            primary,
+            standbys,
+            [autocommit(engine.sync_engine) for engine in standbys],
+            [f"{url.host}:{url.port or 5432}/{url.database}" for url in urls],
+            float(app.config["SQLALCHEMY_REPLICA_MAX_LAG"]),
+            get_metrics() if settings is not None and settings.metrics_enabled else None,
+        )
+
+    def router(self) -> ReadRouter:
+        """The current app's standbys, tokens and sampling (its engines are made on first use)."""
+        state = self._get_state(self._current_app())
+        assert isinstance(state, ServiceAppState)
+        assert state.router is not None  # made with the engines
+        return state.router
+
+    async def _start_monitor(self) -> None:
+        """Sample the standbys once (so that reads use them from the first request), then every poll interval."""
+        state = self._get_state(current_app._get_current_object())  # type: ignore[attr-defined]
+        assert isinstance(state, ServiceAppState)
+        router = self.router()
+        if router.standbys and state.monitor is None:
+            await router.sample()
+            state.monitor = asyncio.create_task(monitor(weakref.ref(router)), name="standby-monitor")
+
+    async def _dispose_engines(self) -> None:
+        state = self._get_state(current_app._get_current_object(), create=False)  # type: ignore[attr-defined]
+        assert isinstance(state, ServiceAppState)
+        monitor, state.monitor = state.monitor, None
+        if monitor is not None:
+            monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor
+        router, state.router = state.router, None
+        await super()._dispose_engines()
+        for engine in router.standbys if router is not None else ():
+            await engine.dispose()
 
     def _make_session(self, state: AppState) -> AsyncSession:
-        """A read-only session for a GET or HEAD request (on the autocommit engines), else the usual one."""
+        """A read-only session for a GET or HEAD request (on the autocommit engines, or routed to a standby), else
+        the usual one."""
         if has_request_context() and is_read_only_method(request.method):
             assert isinstance(state, ServiceAppState)  # made by _make_app_state
-            return self._session_factory(engines=state.read_only_engines, info={READ_ONLY: True})
+            info: dict[str, Any] = {READ_ONLY: True}
+            assert state.router is not None  # made with the engines
+            route = route_read(state.router, request.endpoint, request.headers.get(HEADER))
+            if route is not None:
+                info[ROUTE] = route
+            return self._session_factory(engines=state.read_only_engines, info=info)
         return self._session_factory(engines=state.sync_engines)  # the base's, without a call more per request

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=async_engine_options(settings),
+        SQLALCHEMY_REPLICA_ENGINE_OPTIONS=async_engine_options(settings.for_standbys()),
         **shared_config(settings),
     )
     db = ServiceSQLAlchemy(app)

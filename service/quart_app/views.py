@@ -17,10 +17,12 @@ from service.api import problems
 from service.api._async import handlers
 from service.api.routes import Call, Reply, Route, served_routes
 from service.config import Settings
-from service.db.read_only import can_run_again
+from service.db.read_only import can_run_again, is_read_only_method
 from service.observability.metrics import get_metrics
 from service.observability.requests import count_failure
 from service.quart_app.extension import ServiceSQLAlchemy
+from service.replication.routes import standby_failed
+from service.replication.tokens import HEADER
 from service.retry import RetryObserver
 
 Handler = Callable[..., Awaitable[Reply]]
@@ -70,14 +72,23 @@ def _view(route: Route, db: ServiceSQLAlchemy, observer: RetryObserver | None) -
             policy=current_app.config["RETRY_POLICY"],
             observer=observer,
         )
+        router = db.router()
+        read_only = is_read_only_method(request.method)
+        if read_only:
+            await router.check_token(request.headers.get(HEADER))
         try:
             reply = await handler(db.session, call)
-        except DBAPIError as exc:
-            if not can_run_again(request.method, exc):
+        except (DBAPIError, OSError) as exc:
+            if not (standby_failed(db.session.info, exc) or can_run_again(request.method, exc)):
                 raise
-            await db.remove_session()  # its connection is gone; the next db.session checks out a live one
+            # Its connection is gone (or its standby failed): the next db.session checks out a live one, and a
+            # standby marked down is not chosen again.
+            await db.remove_session()
             reply = await handler(db.session, call)
-        return to_response(reply.status, reply.body, dict(reply.headers), reply.content_type)
+        headers = dict(reply.headers)
+        if not read_only and reply.status < 300:
+            headers[HEADER] = await router.commit_token()
+        return to_response(reply.status, reply.body, headers, reply.content_type)
 
     view.__name__ = route.handler
     view.__doc__ = handler.__doc__

@@ -1,5 +1,6 @@
 """Debian's pgbouncer on a loopback port, configured from ``deploy/pgbouncer/pgbouncer.ini`` and started by
-``deploy/pgbouncer/entrypoint.sh``, as the compose file runs it.
+``deploy/pgbouncer/entrypoint.sh``, as the compose file runs it (the code lives in :mod:`cluster.pgbouncer`, which
+``make cluster`` runs too).
 
 Only the addresses change: the listening port, the target (the test's PostgreSQL, any database name), the auth
 file's place, and — so that a handful of clients already share server connections — a small pool. PgBouncer
@@ -8,124 +9,22 @@ refuses to run as root: as root, it runs as ``nobody``.
 
 from __future__ import annotations
 
-import configparser
 import contextlib
-import os
-import shutil
-import signal
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import psycopg
-
+from cluster import pgbouncer as _pgbouncer
+from cluster.pgbouncer import DEPLOY_INI, ENTRYPOINT, PgBouncer, deploy_settings, pgbouncer_binary
 from tests.support.ci import missing
-from tests.support.processes import ROOT
-from tests.support.servers import free_port
 
-DEPLOY_INI = ROOT / "deploy" / "pgbouncer" / "pgbouncer.ini"
-ENTRYPOINT = ROOT / "deploy" / "pgbouncer" / "entrypoint.sh"
-
-
-def pgbouncer_binary() -> str | None:
-    return shutil.which("pgbouncer") or next((p for p in ("/usr/sbin/pgbouncer",) if os.access(p, os.X_OK)), None)
-
-
-def deploy_settings() -> configparser.ConfigParser:
-    """``deploy/pgbouncer/pgbouncer.ini`` as PgBouncer reads it (``;`` and ``#`` comments, ``key = value``)."""
-    parser = configparser.ConfigParser(comment_prefixes=(";", "#"), inline_comment_prefixes=None, interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    parser.read(DEPLOY_INI)
-    return parser
-
-
-@dataclass
-class PgBouncer:
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+__all__ = ["DEPLOY_INI", "ENTRYPOINT", "PgBouncer", "deploy_settings", "pgbouncer_binary", "running_pgbouncer"]
 
 
 @contextlib.contextmanager
 def running_pgbouncer(
     target_host: str, target_port: int, user: str, password: str, *, pool_size: int
 ) -> Iterator[PgBouncer]:
-    binary = pgbouncer_binary()
-    if binary is None:
+    """:func:`cluster.pgbouncer.running_pgbouncer`, skipped (failed in CI) when pgbouncer is not installed."""
+    if pgbouncer_binary() is None:
         missing("pgbouncer is not installed (make system-deps installs it)")
-    run_as = "nobody" if os.geteuid() == 0 else None
-    workdir = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
-    port = free_port()
-    settings = deploy_settings()
-    settings.remove_section("databases")
-    settings.add_section("databases")
-    settings.set("databases", "*", f"host={target_host} port={target_port}")
-    bouncer = settings["pgbouncer"]
-    bouncer.update(
-        listen_addr="127.0.0.1",
-        listen_port=str(port),
-        auth_file=str(workdir / "userlist.txt"),
-        default_pool_size=str(pool_size),
-        reserve_pool_size="0",
-    )
-    ini = workdir / "pgbouncer.ini"
-    with ini.open("w") as out:
-        settings.write(out)
-    log_path = workdir / "pgbouncer.log"
-    # A copy of the entrypoint: `nobody` may not be able to read the repository (a clone under /root).
-    entrypoint = workdir / "entrypoint.sh"
-    shutil.copy(ENTRYPOINT, entrypoint)
-    if run_as is not None:
-        for path in (workdir, ini, entrypoint):
-            shutil.chown(path, user=run_as)
-    env = {
-        "PATH": f"{Path(binary).parent}:{os.environ.get('PATH', '')}",
-        "APP_DB_USER": user,
-        "APP_DB_PASSWORD": password,
-        "PGBOUNCER_INI": str(ini),
-        "PGBOUNCER_AUTH_FILE": str(workdir / "userlist.txt"),
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            ["sh", str(entrypoint)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            user=run_as,
-        )
-    bouncer_process = PgBouncer(port, process, log_path)
-    try:
-        _wait_accepting(bouncer_process, user, password)
-        yield bouncer_process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _wait_accepting(bouncer: PgBouncer, user: str, password: str) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if bouncer.process.poll() is not None:
-            raise AssertionError(f"pgbouncer exited with {bouncer.process.returncode}:\n{bouncer.log()[-3000:]}")
-        try:
-            with psycopg.connect(
-                host="127.0.0.1", port=bouncer.port, user=user, password=password, dbname="postgres", connect_timeout=2
-            ) as conn:
-                conn.execute("SELECT 1")
-                return
-        except psycopg.OperationalError:
-            time.sleep(0.1)
-    raise AssertionError(f"pgbouncer did not accept connections:\n{bouncer.log()[-3000:]}")
+    with _pgbouncer.running_pgbouncer(target_host, target_port, user, password, pool_size=pool_size) as bouncer:
+        yield bouncer

@@ -4,9 +4,10 @@ The twin serves no schema of its own: it is fuzzed with the async app's (the sam
 One run per app (a fixed seed, bounded by a timeout) feeds the tests below, which read its JSON report and its HAR
 log (every request and response). What the failure codes mean: ``schemathesis explain ST101``.
 
-The document says everything the checks need but two rules no schema can state (API.md): a ``user_id`` that names
-no live user is a 422, and an ``If-Match`` naming another version is a 412. :data:`SCHEMATHESIS_TOML` lets exactly
-those two operations answer so to schema-valid requests, and the HAR tests below check that only those rules did.
+The document says everything the checks need but three rules no schema can state (API.md): a ``user_id`` that names
+no live user is a 422, an ``If-Match`` naming another version is a 412, and a read's ``X-Consistency-Token`` ahead of
+the primary is a 400. :data:`SCHEMATHESIS_TOML` lets exactly those operations answer so to schema-valid requests,
+and the HAR tests below check that only those rules did.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import schemathesis  # noqa: F401  (the CLI run below is this package's: missing
 from service.api.headers import parse_if_match
 from service.errors import PreconditionFailed
 from service.quart_app import create_app
+from service.replication.tokens import HEADER, TOKEN_PATTERN, parse_token
 from tests.conftest import clone_database, drop_database, make_settings
 from tests.support.openapi import as_draft4
 from tests.support.processes import BIN, LeakGuard, find_leaks, report, secrets_of, serving
@@ -48,6 +50,11 @@ SCHEMATHESIS_TOML = """
 [cache]
 enabled = false
 
+# Its default hides every header named like "token" in the HAR log; X-Consistency-Token is no secret, and the tests
+# below read it. The servers run without a password: there is nothing else to hide.
+[output.sanitization]
+enabled = false
+
 [checks.positive_data_acceptance]
 expected-statuses = ["2xx", "404", "409", "5xx"]
 
@@ -61,6 +68,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "409", "422",
 [[operations]]
 include-name = "PATCH /products/{product_id}"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "409", "412", "5xx"]
+
+[[operations]]
+include-method = "GET"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409", "5xx"]
 """
 NO_SUCH_USER = "user_id does not name a live user"
 
@@ -266,6 +277,42 @@ async def test_precondition_failures_come_from_if_match_only(
             continue  # no strong version tag: it can match nothing
         assert version is not None, f"If-Match {if_match!r} matches any version, yet 412"
         assert detail.endswith(f", not {version}"), detail
+
+
+@pytest.mark.parametrize("kind", ["quart", "flask"])
+async def test_reads_are_refused_only_for_a_token_ahead_of_the_primary(
+    request: pytest.FixtureRequest, kind: str, fuzzed: Callable[[str], Awaitable[FuzzRun]]
+) -> None:
+    """The 400s that SCHEMATHESIS_TOML lets reads answer to valid requests: those for a well-formed
+    X-Consistency-Token are for one past every token the run's writes were given (fuzzed tokens run to 16 hex
+    digits: far past any primary here)."""
+    run = await fuzzed(kind)
+    issued = [
+        parse_token(value)
+        for method in ("POST", "PATCH", "DELETE")
+        for _, response in run.exchanges(method, r".*")
+        for value in [_header(response, HEADER)]
+        if value is not None
+    ]
+    refused = [
+        (token, json.loads(response["content"]["text"])["detail"])
+        for req, response in run.exchanges("GET", r".*")
+        if response["status"] == 400
+        for token in [_header(req, HEADER)]
+        if token is not None and re.fullmatch(TOKEN_PATTERN, token)
+    ]
+    report(request, tokens_issued=len(issued), refused_with_a_token=len(refused))
+    assert issued, "no write of the run got a token"
+    # A 400 for a well-formed token's sake names it, and the token is past every one the run was given.
+    for_token = [(token, detail) for token, detail in refused if HEADER in detail]
+    assert for_token, "the run never sent a well-formed token ahead of the primary"
+    for token, detail in for_token:
+        assert detail == "X-Consistency-Token names a point the primary has not reached", (token, detail)
+        assert (parse_token(token) or 0) > max(lsn or 0 for lsn in issued), token
+
+
+def _header(message: dict[str, Any], name: str) -> str | None:
+    return next((h["value"] for h in message["headers"] if h["name"].lower() == name.lower()), None)
 
 
 def documented(document: dict[str, Any], component: str) -> Any:

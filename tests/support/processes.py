@@ -37,7 +37,7 @@ LEAK_SQL = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|pg_slee
 LEAK_DSN = re.compile(r"postgres(?:ql)?(?:\+\w+)?://\S+")
 LEAK_MARKERS = ("Traceback (most recent call last)", 'File "/')
 # Variables of the developer's or CI's shell that must not reach a server under test.
-_SCRUBBED_PREFIXES = ("DB_", "DATABASE_URL", "GUNICORN_", "HYPERCORN_", "PROMETHEUS_MULTIPROC_DIR", "SQLALCHEMY_")
+_SCRUBBED_PREFIXES = ("DB_", "DATABASE_", "GUNICORN_", "HYPERCORN_", "PROMETHEUS_MULTIPROC_DIR", "SQLALCHEMY_")
 
 
 # -- leaks ---------------------------------------------------------------------------------------------------

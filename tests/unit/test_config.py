@@ -99,6 +99,8 @@ def test_booleans(raw: str, expected: bool) -> None:
         ("SQLALCHEMY_RECORD_QUERIES", "2"),
         ("DB_CONNECT_TIMEOUT", "-1"),
         ("OPTIMISTIC_LOCK_ATTEMPTS", "0"),
+        ("DB_REPLICA_MAX_LAG", "0"),
+        ("DB_REPLICA_MAX_LAG", "soon"),
     ],
 )
 def test_bad_values_name_the_variable(var: str, raw: str) -> None:
@@ -128,3 +130,19 @@ def test_bad_database_url_is_named_without_echoing_it(url: str) -> None:
 )
 def test_postgresql_urls_are_accepted(url: str) -> None:
     assert load_settings({"DATABASE_URL": url}).database_url == url
+
+
+def test_replica_urls_are_a_comma_separated_list() -> None:
+    assert load_settings({}).replica_urls == ()
+    settings = load_settings(
+        {"DATABASE_REPLICA_URLS": " postgresql://u@s1/db ,postgres://u@s2:6543/db,, ", "DB_REPLICA_MAX_LAG": "0.5"}
+    )
+    assert settings.replica_urls == ("postgresql://u@s1/db", "postgres://u@s2:6543/db")
+    assert settings.replica_max_lag == 0.5
+    assert load_settings({}).replica_max_lag == 5.0
+
+
+def test_a_bad_replica_url_is_named_by_position_without_echoing_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"DATABASE_REPLICA_URLS": "postgresql://u@s1/db,mysql://u:s3cret@s2/db"})
+    assert str(caught.value) == "DATABASE_REPLICA_URLS: URL 2 must be a postgresql:// URL"

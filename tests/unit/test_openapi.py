@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,24 +22,25 @@ from service.quart_sqlalchemy.pagination import Pagination
 from tests.support.openapi import as_draft4
 
 # API.md, operation by operation: every status each one answers (503 everywhere: the database is down, the pool is
-# exhausted or the server is draining; 400/413/415/422 wherever there is a body, 400 with a query, 404 with an id).
+# exhausted or the server is draining; 400/413/415/422 wherever there is a body, 400 with a query, 404 with an id;
+# v1.1: 400 on every read, for a malformed X-Consistency-Token or one ahead of the primary).
 CONTRACT: dict[str, set[int]] = {
-    "GET /health": {200, 503},
-    "GET /ready": {200, 503},
-    "GET /metrics": {200, 503},
+    "GET /health": {200, 400, 503},
+    "GET /ready": {200, 400, 503},
+    "GET /metrics": {200, 400, 503},
     "POST /users": {201, 400, 409, 413, 415, 422, 503},
     "GET /users": {200, 400, 503},
     "GET /users/lookup": {200, 400, 404, 503},
     "POST /users/bulk": {201, 400, 409, 413, 415, 422, 503},
-    "GET /users/{user_id}": {200, 404, 503},
+    "GET /users/{user_id}": {200, 400, 404, 503},
     "PATCH /users/{user_id}": {200, 400, 404, 413, 415, 422, 503},
     "DELETE /users/{user_id}": {204, 404, 503},
     "GET /users/{user_id}/notifications": {200, 400, 404, 503},
     "POST /notifications": {201, 400, 413, 415, 422, 503},
     "GET /notifications": {200, 400, 503},
-    "GET /notifications/{notification_id}": {200, 404, 503},
+    "GET /notifications/{notification_id}": {200, 400, 404, 503},
     "POST /products": {201, 400, 413, 415, 422, 503},
-    "GET /products/{product_id}": {200, 404, 503},
+    "GET /products/{product_id}": {200, 400, 404, 503},
     "PATCH /products/{product_id}": {200, 400, 404, 409, 412, 413, 415, 422, 503},
     "POST /products/{product_id}/reserve": {200, 400, 404, 409, 413, 415, 422, 503},
 }
@@ -141,6 +143,19 @@ def test_headers_the_contract_sets_are_required(document: dict[str, Any]) -> Non
             headers(operation, int(status))["X-Request-ID"]["required"] for status in operations[operation]["responses"]
         )
     assert "content" not in _resolve(document, operations["DELETE /users/{user_id}"]["responses"]["204"])
+    # v1.1: every committed write names its point in the primary's history; every read may send one back.
+    for operation, op in operations.items():
+        success = next(status for status in op["responses"] if status.startswith("2"))
+        token = headers(operation, int(success)).get("X-Consistency-Token")
+        parameters = {p["name"] for p in op["parameters"]}
+        if operation.startswith("GET"):
+            assert token is None, operation
+            assert "X-Consistency-Token" in parameters, operation
+        else:
+            assert token is not None, operation
+            assert token["required"] is True
+            assert re.match(token["schema"]["pattern"], "1.30003a8")
+            assert "X-Consistency-Token" not in parameters, operation
 
 
 def _user() -> models.User:

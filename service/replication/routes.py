@@ -1,0 +1,95 @@
+"""A read-only session's route: the standby (or the primary) its statements go to, chosen at its first statement.
+
+Both apps' session classes ask :func:`routed_bind` in ``get_bind``; the views ask :func:`standby_failed` when a
+read raised, to run it once more on the primary. Chosen at the first statement, not when the session is made:
+``/health`` makes a session and never uses it, and must not count as a read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from service.replication.standbys import Standbys
+from service.replication.tokens import parse_token
+
+ROUTE = "read_route"
+"""``Session.info`` key of a read-only session's :class:`ReadRoute` (absent: the primary, as without standbys)."""
+
+PRIMARY_ENDPOINTS = frozenset({"ready"})
+"""Read-only endpoints that read the primary all the same: ``/ready`` must fail when this server cannot reach the
+primary (the load balancer then takes it out), not answer from a standby; and the load balancer's checks are not
+reads to count."""
+
+
+class RouteMetrics(Protocol):
+    def read_routed(self, to_standby: bool, reason: str | None) -> None:
+        """One read's target; ``reason`` why it went to the primary although standbys are configured."""
+
+    def standby_read_failed(self) -> None:
+        """A read on a standby failed and runs again (its rerun counts as a read of its own)."""
+
+    def observe_standbys(self, state: Standbys) -> None: ...
+
+
+class Router(Protocol):
+    """What a route needs of ``_async.router.ReadRouter`` / ``_sync.router.ReadRouter``."""
+
+    @property
+    def state(self) -> Standbys: ...
+
+    @property
+    def binds(self) -> Sequence[Engine]: ...
+
+    @property
+    def metrics(self) -> RouteMetrics | None: ...
+
+
+class ReadRoute:
+    """The choice of one read-only session; ``index`` is the standby's once chosen (``None``: the primary)."""
+
+    __slots__ = ("chosen", "index", "router", "token")
+
+    def __init__(self, router: Router, token: int | None) -> None:
+        self.router = router
+        self.token = token
+        self.chosen = False
+        self.index: int | None = None
+
+    def bind(self) -> Engine | None:
+        """The standby's engine, or ``None`` for the session's own (the primary's)."""
+        if not self.chosen:
+            self.chosen = True
+            router = self.router
+            self.index, reason = router.state.choose(self.token)
+            if router.metrics is not None:
+                router.metrics.read_routed(self.index is not None, reason)
+        return None if self.index is None else self.router.binds[self.index]
+
+
+def route_read(router: Router, endpoint: str | None, token_header: str | None) -> ReadRoute | None:
+    """The route of a read-only request's session (``None``: the primary, with no standby or for ``endpoint``)."""
+    if not router.binds or endpoint in PRIMARY_ENDPOINTS:
+        return None
+    return ReadRoute(router, parse_token(token_header))
+
+
+def routed_bind(info: Mapping[str, Any]) -> Engine | None:
+    """The engine a session's route chose (``None``: no route, or the primary)."""
+    route: ReadRoute | None = info.get(ROUTE)
+    return None if route is None else route.bind()
+
+
+def standby_failed(info: Mapping[str, Any], exc: BaseException) -> bool:
+    """Whether ``exc`` came from the standby this session read from: if so, that standby is marked down (until a
+    sample finds it answering) and the read may run again, on the primary, unseen by the client."""
+    route: ReadRoute | None = info.get(ROUTE)
+    if route is None or route.index is None or not isinstance(exc, DBAPIError | OSError):
+        return False
+    route.router.state.mark_down(route.index)
+    if route.router.metrics is not None:
+        route.router.metrics.standby_read_failed()
+    return True
