@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps run cluster seed bench-quick bench-compare bench-metrics bench-inserts bench-ab bench-decide test lint typecheck generate check-generated lint-migrations clean
+.PHONY: install system-deps run cluster seed bench-quick bench-compare bench-metrics bench-inserts bench-ab bench-decide bench-cluster test lint typecheck generate check-generated lint-migrations clean
 SYSTEM_PACKAGES := wrk pgbouncer haproxy
 
 $(STAMP): pyproject.toml
@@ -64,6 +64,10 @@ bench-ab: $(STAMP) system-deps
 # Where async wins and where sync does (goals in two passes, the latency sweep, slow clients, memory): ~45 minutes.
 bench-decide: $(STAMP) system-deps
 	$(BIN)/python -m bench decide --out docs/loadtest
+
+# 1 async replica vs 3 through the cluster's front door (HAProxy), interleaved rounds: ~4 minutes.
+bench-cluster: $(STAMP) system-deps
+	$(BIN)/python -m bench cluster --out docs/loadtest
 
 bench-inserts: $(STAMP)
 	$(BIN)/python -m bench inserts --rows 10000 --rounds 3

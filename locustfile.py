@@ -2,9 +2,11 @@
 
     pip install locust
     locust -f locustfile.py --host https://service.example --headless -u 64 -r 16 -t 2m --csv out/run
+    locust -f locustfile.py --host http://127.0.0.1:8080 ...   # the front door of `make cluster` (HAProxy)
 
 The mix follows the benchmark's scenarios (``python -m bench compare``): point reads, page reads, writes
-(a unique email per request) and reservations on a few hot products. The database-latency-bound read
+(a unique email per request, each read back with its ``X-Consistency-Token``) and reservations on a few hot
+products. The database-latency-bound read
 (``/bench/latency``) runs only when ``LOCUST_BENCH_ENDPOINTS=1``, because it exists only on servers started with
 ``BENCH_ENDPOINTS=1``. Settings come from the environment:
 
@@ -76,9 +78,18 @@ class ServiceUser(HttpUser):
 
     @task(2)
     def write(self) -> None:
+        """Create a user, then read it back with the write's X-Consistency-Token (read-your-writes: behind the
+        cluster's HAProxy a standby serves it only once it has replayed the write, else the primary does)."""
         n = next(_counter)
         body = {"email": f"locust-{_RUN}-{os.getpid()}-{n}@bench.example.com", "name": f"Locust {n}"}
-        self.client.post("/users", json=body, name="POST /users")
+        created = self.client.post("/users", json=body, name="POST /users")
+        token, location = created.headers.get("X-Consistency-Token"), created.headers.get("Location")
+        if created.status_code == 201 and token and location:
+            with self.client.get(
+                location, headers={"X-Consistency-Token": token}, name="read own write", catch_response=True
+            ) as read:
+                if read.status_code != 200:
+                    read.failure(f"a read with its write's token answered {read.status_code}: a stale read")
 
     @task(2)
     def reserve(self) -> None:

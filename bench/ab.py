@@ -18,6 +18,7 @@ logs off. This prints figures; nothing asserts on them.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import statistics
@@ -50,7 +51,7 @@ DEFAULT_BASE = "d75f259"  # main before the uvloop and ping-window changes: asyn
 BASE = "@base"  # a Variant.ref standing for the --base option
 DEFAULT_KIND = "hypercorn-default"
 LATENCY_MS = 10
-SCENARIOS = {"point": "GET /users/{id}", "latency": "GET /bench/latency?ms={ms}"}
+SCENARIOS = {"point": "GET /users/{id}", "latency": "GET /bench/latency?ms={ms}", "write": "POST /users"}
 FAIR_POOL_BASE = "9bc5b50"  # main before the first-come-first-served pool (service.db.pool)
 MIN_ROUNDS = 3
 
@@ -192,15 +193,23 @@ def interleave(
                 "lower --concurrency, or raise max_connections"
             )
         running: list[RunningServer] = []
+        bursts = itertools.count()
+
+        def burst_args() -> dict[str, str | int]:
+            # A prefix of its own per wrk run: the write scenario's emails restart their count at each run.
+            return {**args, "prefix": f"ab{next(bursts)}"}
+
         for side in sides:
             server = start(side.config, url, pool, extra_env=side.variant.env, root=side.root)
             servers.callback(server.cleanup)
             servers.callback(server.stop)
             running.append(server)
             print(f"{side.variant.label}: {side.config.name} up at {server.base_url}, warming up", file=sys.stderr)
-            wrk_runner.run(server.base_url, scenario, connections=concurrency, duration=warmup, script_args=args)
+            wrk_runner.run(
+                server.base_url, scenario, connections=concurrency, duration=warmup, script_args=burst_args()
+            )
         labels = [side.variant.label for side in sides]
-        return alternate(labels, rounds, lambda i: burst(running[i], scenario, duration, concurrency, args))
+        return alternate(labels, rounds, lambda i: burst(running[i], scenario, duration, concurrency, burst_args()))
 
 
 def machine() -> str:

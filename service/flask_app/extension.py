@@ -25,8 +25,8 @@ from service.db.base import Base
 from service.db.engine import make_sync_engine
 from service.db.read_only import READ_ONLY, autocommit, install_read_only_guard, is_read_only_method
 from service.db.soft_delete import install_soft_delete
-from service.observability.metrics import get_metrics
 from service.replication._sync.router import ReadRouter, monitor
+from service.replication.config import standby_config
 from service.replication.routes import ROUTE, route_read, routed_bind
 from service.replication.tokens import HEADER
 
@@ -61,8 +61,7 @@ class ServiceSQLAlchemy(SQLAlchemy):
     Its ``engine_from_config`` coerces ``pool_timeout`` to an int: ``DB_POOL_TIMEOUT=0.5`` became 0 on the twin,
     so a pool wait failed at once where the async app waited half a second.
 
-    The standbys' keys are the Quart extension's: ``SQLALCHEMY_REPLICA_URIS``, ``SQLALCHEMY_REPLICA_MAX_LAG``,
-    ``SQLALCHEMY_REPLICA_ENGINE_OPTIONS``.
+    The standbys' keys are the Quart extension's (:class:`service.replication.config.StandbyConfig`).
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -76,23 +75,13 @@ class ServiceSQLAlchemy(SQLAlchemy):
         """The process that started each router's sampling thread: a forked worker starts its own."""
 
     def init_app(self, app: Flask) -> None:
-        app.config.setdefault("SQLALCHEMY_REPLICA_URIS", [])
-        app.config.setdefault("SQLALCHEMY_REPLICA_MAX_LAG", 5.0)
         super().init_app(app)
         with app.app_context():
             primary = self.read_only_engine(self.engines[None])
-        options = app.config.get("SQLALCHEMY_REPLICA_ENGINE_OPTIONS") or app.config["SQLALCHEMY_ENGINE_OPTIONS"]
-        urls = [sa.make_url(url) for url in app.config["SQLALCHEMY_REPLICA_URIS"]]
-        standbys = [make_sync_engine(url, **dict(options)) for url in urls]
-        settings = app.config.get("SERVICE_SETTINGS")
-        self._routers[app] = ReadRouter(
-            primary,
-            standbys,
-            [autocommit(engine) for engine in standbys],
-            [f"{url.host}:{url.port or 5432}/{url.database}" for url in urls],
-            float(app.config["SQLALCHEMY_REPLICA_MAX_LAG"]),
-            get_metrics() if settings is not None and settings.metrics_enabled else None,
-        )
+        standbys = standby_config(app.config)
+        engines = [make_sync_engine(url, **dict(standbys.engine_options)) for url in standbys.urls]
+        binds = [autocommit(engine) for engine in engines]
+        self._routers[app] = ReadRouter(primary, engines, binds, standbys.names, standbys.max_lag, standbys.metrics)
 
     def router(self) -> ReadRouter:
         """The current app's standbys, tokens and sampling; the sampling thread starts in each process on first use."""

@@ -26,11 +26,11 @@ from service.db.base import Base
 from service.db.engine import make_async_engine
 from service.db.read_only import READ_ONLY, autocommit, install_read_only_guard, is_read_only_method
 from service.db.soft_delete import install_soft_delete
-from service.observability.metrics import get_metrics
 from service.quart_sqlalchemy import Session, SQLAlchemy
 from service.quart_sqlalchemy.extension import AppState, BindKey
 from service.quart_sqlalchemy.session import Engines
 from service.replication._async.router import ReadRouter, monitor
+from service.replication.config import standby_config
 from service.replication.routes import ROUTE, route_read, routed_bind
 from service.replication.tokens import HEADER
 
@@ -70,10 +70,9 @@ class ServiceSQLAlchemy(SQLAlchemy):
     ``SQLALCHEMY_AUTOCOMMIT_READS`` (default true): whether read-only sessions run in autocommit; false keeps the
     guard but runs them in a transaction like the others (behind a transaction-mode PgBouncer).
 
-    ``SQLALCHEMY_REPLICA_URIS`` (default none): streaming standbys for read-only sessions, reached directly (their
-    sessions always run in autocommit); ``SQLALCHEMY_REPLICA_MAX_LAG`` (seconds, default 5): a standby further
-    behind is not read; ``SQLALCHEMY_REPLICA_ENGINE_OPTIONS`` (default: ``SQLALCHEMY_ENGINE_OPTIONS``): their
-    engines' options.
+    ``SQLALCHEMY_REPLICA_URIS``: streaming standbys for read-only sessions, reached directly (their sessions always
+    run in autocommit); with ``SQLALCHEMY_REPLICA_MAX_LAG`` and ``SQLALCHEMY_REPLICA_ENGINE_OPTIONS``
+    (:class:`service.replication.config.StandbyConfig`).
     """
 
     def __init__(self, app: Quart | None = None, **kwargs: Any) -> None:
@@ -85,8 +84,6 @@ class ServiceSQLAlchemy(SQLAlchemy):
 
     def init_app(self, app: Quart) -> None:
         app.config.setdefault("SQLALCHEMY_AUTOCOMMIT_READS", True)
-        app.config.setdefault("SQLALCHEMY_REPLICA_URIS", [])
-        app.config.setdefault("SQLALCHEMY_REPLICA_MAX_LAG", 5.0)
         super().init_app(app)
         app.before_serving(self._start_monitor)  # after the base's, which opens the engines
 
@@ -111,18 +108,10 @@ class ServiceSQLAlchemy(SQLAlchemy):
         primary = state.engines[None]
         if app.config["SQLALCHEMY_AUTOCOMMIT_READS"]:
             primary = autocommit(primary)
-        options = app.config.get("SQLALCHEMY_REPLICA_ENGINE_OPTIONS") or app.config["SQLALCHEMY_ENGINE_OPTIONS"]
-        urls = [sa.make_url(url) for url in app.config["SQLALCHEMY_REPLICA_URIS"]]
-        standbys = [make_async_engine(url, **dict(options)) for url in urls]
-        settings = app.config.get("SERVICE_SETTINGS")
-        state.router = ReadRouter(
-            primary,
-            standbys,
-            [autocommit(engine.sync_engine) for engine in standbys],
-            [f"{url.host}:{url.port or 5432}/{url.database}" for url in urls],
-            float(app.config["SQLALCHEMY_REPLICA_MAX_LAG"]),
-            get_metrics() if settings is not None and settings.metrics_enabled else None,
-        )
+        standbys = standby_config(app.config)
+        engines = [make_async_engine(url, **dict(standbys.engine_options)) for url in standbys.urls]
+        binds = [autocommit(engine.sync_engine) for engine in engines]
+        state.router = ReadRouter(primary, engines, binds, standbys.names, standbys.max_lag, standbys.metrics)
 
     def router(self) -> ReadRouter:
         """The current app's standbys, tokens and sampling (its engines are made on first use)."""
