@@ -44,7 +44,8 @@ _FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _open_handles: dict[Path, int] = {}
 
 
-def _pgserver() -> Any:
+def load_pgserver() -> Any:
+    """The ``pgserver`` module, imported on first use (also by ``cluster.postgres``)."""
     # Imported lazily: importing pgserver creates its runtime dir, and platformdirs warns when XDG_RUNTIME_DIR
     # is unset (containers, CI) although the /tmp fallback works fine.
     with warnings.catch_warnings():
@@ -102,17 +103,17 @@ class EmbeddedPostgres:
         if _open_handles[self.data_dir] > 0:
             return
         del _open_handles[self.data_dir]
-        server_cls = _pgserver().PostgresServer
+        server_cls = load_pgserver().PostgresServer
         # pgserver's own lock: a concurrent get_server() must not adopt the server while it is being stopped.
         with server_cls._lock:
             server_cls._instances.pop(self.data_dir, None)
-            others = [pid for pid in _read_handles(self.data_dir) if pid != os.getpid() and _is_alive(pid)]
+            others = [pid for pid in _read_handles(self.data_dir) if pid != os.getpid() and is_alive(pid)]
             _write_handles(self.data_dir, others)
             if not others:
                 self._shutdown()
 
     def _shutdown(self) -> None:
-        pg_ctl = _pgserver().pg_ctl
+        pg_ctl = load_pgserver().pg_ctl
         with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             # Fails harmlessly when the server is already down; the wait below is what we rely on.
             pg_ctl(
@@ -150,7 +151,7 @@ def start_embedded(data_dir: Path, *, tcp: bool = False) -> EmbeddedPostgres:
     """
     data_dir = data_dir.expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    pgserver = _pgserver()
+    pgserver = load_pgserver()
     if data_dir.exists():
         with pgserver.PostgresServer._lock:
             # Handles of processes that died without stopping would otherwise keep the server alive forever.
@@ -174,9 +175,9 @@ def _restart_on_loopback(data_dir: Path, socket_dir: Path, system_user: str | No
     pgserver starts postgres with ``-h ""`` on the command line, which no setting can override, so the only way to
     add a TCP listener is a restart with our own options.  Refused while another process holds the server.
     """
-    pgserver = _pgserver()
+    pgserver = load_pgserver()
     with pgserver.PostgresServer._lock:
-        others = [pid for pid in _read_handles(data_dir) if pid != os.getpid() and _is_alive(pid)]
+        others = [pid for pid in _read_handles(data_dir) if pid != os.getpid() and is_alive(pid)]
         if others:
             raise RuntimeError(f"the server of {data_dir} is in use by {others} and listens on its socket only")
         pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=system_user, timeout=STOP_TIMEOUT)
@@ -220,12 +221,13 @@ def _write_handles(data_dir: Path, pids: list[int]) -> None:
 
 def _prune_dead_handles(data_dir: Path) -> None:
     pids = _read_handles(data_dir)
-    alive = [pid for pid in pids if _is_alive(pid)]
+    alive = [pid for pid in pids if is_alive(pid)]
     if alive != pids:
         _write_handles(data_dir, alive)
 
 
-def _is_alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie counts as gone; also used by ``cluster.postgres``)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -243,7 +245,7 @@ def _is_alive(pid: int) -> bool:
 
 def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while _is_alive(pid):
+    while is_alive(pid):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)

@@ -14,7 +14,6 @@ import pwd
 import signal
 import subprocess
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import psycopg
 
 from cluster.processes import StartError, free_port, tail
+from devdb import is_alive, load_pgserver
 
 SYSTEM_USER = "pgserver"
 """The OS user PostgreSQL runs as when the caller is root (the one pgserver creates and uses)."""
@@ -46,28 +46,18 @@ full_page_writes = off
 """
 
 
-def _pgserver() -> Any:
-    # Imported lazily (nothing happens at import): importing pgserver creates its runtime dir, and platformdirs
-    # warns when XDG_RUNTIME_DIR is unset although the /tmp fallback works (as in devdb.py).
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        import pgserver
-
-    return pgserver
-
-
 def _bin(name: str) -> str:
-    return str(_pgserver()._commands.POSTGRES_BIN_PATH / name)
+    return str(load_pgserver()._commands.POSTGRES_BIN_PATH / name)
 
 
 def system_user() -> str | None:
     """The OS user to run PostgreSQL as: ``pgserver`` (created if missing) for root, else ``None`` (this user)."""
     if os.geteuid() != 0:
         return None
-    utils = _pgserver().utils
+    utils = load_pgserver().utils
     utils.ensure_user_exists(SYSTEM_USER)
     # As pgserver does before its own initdb: the binaries and libraries readable by that user.
-    bin_path = _pgserver()._commands.POSTGRES_BIN_PATH
+    bin_path = load_pgserver()._commands.POSTGRES_BIN_PATH
     utils.ensure_prefix_permissions(bin_path)
     utils.ensure_folder_permissions(bin_path, 0o055)
     utils.ensure_folder_permissions(bin_path.parent / "lib", 0o044)
@@ -78,25 +68,9 @@ def prepare_dir(path: Path, user: str | None) -> None:
     """Create ``path`` for ``user``: owned by it, and every ancestor traversable (o+rx) so it can reach it."""
     path.mkdir(parents=True, exist_ok=True)
     if user is not None:
-        _pgserver().utils.ensure_prefix_permissions(path)
+        load_pgserver().utils.ensure_prefix_permissions(path)
         entry = pwd.getpwnam(user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
-
-
-def _alive(pid: int) -> bool:
-    """Whether the process runs. The postmaster was daemonised by pg_ctl, so its parent is PID 1, which in some
-    containers reaps lazily: a zombie counts as gone (as in devdb.py)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs (macOS): kill(0) is all there is
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _run(command: list[str], user: str | None, what: str, log: Path | None = None) -> None:
@@ -152,7 +126,7 @@ class PostgresServer:
 
     def running(self) -> bool:
         pid = self.pid()
-        return pid is not None and _alive(pid)
+        return pid is not None and is_alive(pid)
 
     def stop(self) -> None:
         """``pg_ctl stop -m fast`` (rolls back open transactions, closes connections); then SIGQUIT, SIGKILL."""
@@ -170,7 +144,7 @@ class PostgresServer:
                     os.kill(pid, sig)
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline:
-                if not _alive(pid):
+                if not is_alive(pid):
                     return
                 time.sleep(0.05)
 
