@@ -24,7 +24,6 @@ BEHIND_TOKEN = "behind_token"
 LAGGING = "lagging"
 DOWN = "down"
 ERROR = "error"
-FALLBACK_REASONS = (BEHIND_TOKEN, LAGGING, DOWN, ERROR)
 
 
 @dataclass(slots=True)

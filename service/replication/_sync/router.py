@@ -51,7 +51,8 @@ class ReadRouter:
         self.binds = list(binds)
         self.state = Standbys(names, max_lag)
         self.metrics = metrics
-        self._primary_answered = True
+        self._problems: dict[str, str] = {}
+        """What is wrong with the primary or a standby (by name), as last logged: each change is logged once."""
 
     def commit_token(self) -> str:
         """The token of every write committed so far by this process: the primary's position now."""
@@ -77,25 +78,35 @@ class ReadRouter:
         try:
             self._primary_lsn()
         except Exception as exc:  # the requests report the primary's failures; the lag just stops growing
-            if self._primary_answered:
-                log.warning("standby monitor: the primary does not answer (%s)", type(exc).__name__)
-            self._primary_answered = False
+            self._report("the primary", f"does not answer ({type(exc).__name__})")
         else:
-            self._primary_answered = True
+            self._report("the primary", None)
         for index, engine in enumerate(self.standbys):
+            name = f"standby {self.state.standbys[index].name}"
             try:
                 with engine.connect() as conn:
                     in_recovery, replay = (conn.execute(_STANDBY_LSN)).one()
             except Exception as exc:
-                if self.state.standbys[index].up:
-                    log.warning("standby %s is down (%s)", self.state.standbys[index].name, type(exc).__name__)
+                self._report(name, f"is down ({type(exc).__name__})")
                 self.state.mark_down(index)
             else:
-                if not in_recovery:
-                    log.warning("standby %s is not in recovery: not used", self.state.standbys[index].name)
+                self._report(name, None if in_recovery else "is not in recovery: not read")
                 self.state.observe_standby(index, parse_lsn(replay) if in_recovery and replay else None, monotonic())
         if self.metrics is not None:
             self.metrics.observe_standbys(self.state)
+
+    def _report(self, what: str, problem: str | None) -> None:
+        """Log a problem when it starts or changes, and its end, not at every sample."""
+        if self._problems.get(what) == problem:
+            return
+        if problem is not None:
+            log.warning("standby monitor: %s %s", what, problem)
+        elif what in self._problems:
+            log.warning("standby monitor: %s answers again", what)
+        if problem is None:
+            self._problems.pop(what, None)
+        else:
+            self._problems[what] = problem
 
 
 def monitor(ref: weakref.ref[ReadRouter]) -> None:
