@@ -116,9 +116,11 @@ class ServiceSQLAlchemy(SQLAlchemy):
             if has_request_context() and is_read_only_method(request.method):
                 info = kwargs.setdefault("info", {})
                 info[READ_ONLY] = True
-                route = route_read(self.router(), request.endpoint, request.headers.get(HEADER))
-                if route is not None:
-                    info[ROUTE] = route
+                router = self.router()
+                if router.standbys:
+                    route = route_read(router, request.endpoint, request.headers.get(HEADER))
+                    if route is not None:
+                        info[ROUTE] = route
             return factory(**kwargs)
 
         # scoped_session only calls its factory; configure() is not used with Flask-SQLAlchemy's options.

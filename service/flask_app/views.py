@@ -123,10 +123,10 @@ def _view(route: Route, db: ServiceSQLAlchemy, observer: RetryObserver | None) -
             policy=current_app.config["RETRY_POLICY"],
             observer=observer,
         )
-        router = db.router()
         read_only = is_read_only_method(request.method)
-        if read_only:
-            router.check_token(request.headers.get(HEADER))
+        token = request.headers.get(HEADER)
+        if read_only and token is not None:
+            db.router().check_token(token)
         try:
             reply = handler(db.session(), call)
         except (DBAPIError, OSError) as exc:
@@ -138,7 +138,7 @@ def _view(route: Route, db: ServiceSQLAlchemy, observer: RetryObserver | None) -
             reply = handler(db.session(), call)
         headers = dict(reply.headers)
         if not read_only and reply.status < 300:
-            headers[HEADER] = router.commit_token()
+            headers[HEADER] = db.router().commit_token()
         return to_response(current_app, reply.status, reply.body, headers, reply.content_type)
 
     view.__name__ = route.handler

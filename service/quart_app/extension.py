@@ -39,6 +39,10 @@ class QuartSession(Session):
     """The sync session class behind every request's ``AsyncSession`` (carries the soft-delete hook and the
     read-only guard)."""
 
+
+class RoutedQuartSession(QuartSession):
+    """The session of a read that may go to a standby: only these pay for the look-up at each statement."""
+
     def get_bind(
         self,
         mapper: Any | None = None,
@@ -147,10 +151,14 @@ class ServiceSQLAlchemy(SQLAlchemy):
         the usual one."""
         if has_request_context() and is_read_only_method(request.method):
             assert isinstance(state, ServiceAppState)  # made by _make_app_state
-            info: dict[str, Any] = {READ_ONLY: True}
-            assert state.router is not None  # made with the engines
-            route = route_read(state.router, request.endpoint, request.headers.get(HEADER))
-            if route is not None:
-                info[ROUTE] = route
-            return self._session_factory(engines=state.read_only_engines, info=info)
+            router = state.router
+            if router is not None and router.standbys:
+                route = route_read(router, request.endpoint, request.headers.get(HEADER))
+                if route is not None:
+                    return self._session_factory(
+                        engines=state.read_only_engines,
+                        info={READ_ONLY: True, ROUTE: route},
+                        sync_session_class=RoutedQuartSession,
+                    )
+            return self._session_factory(engines=state.read_only_engines, info={READ_ONLY: True})
         return self._session_factory(engines=state.sync_engines)  # the base's, without a call more per request

@@ -72,10 +72,10 @@ def _view(route: Route, db: ServiceSQLAlchemy, observer: RetryObserver | None) -
             policy=current_app.config["RETRY_POLICY"],
             observer=observer,
         )
-        router = db.router()
         read_only = is_read_only_method(request.method)
-        if read_only:
-            await router.check_token(request.headers.get(HEADER))
+        token = request.headers.get(HEADER)
+        if read_only and token is not None:
+            await db.router().check_token(token)
         try:
             reply = await handler(db.session, call)
         except (DBAPIError, OSError) as exc:
@@ -87,7 +87,7 @@ def _view(route: Route, db: ServiceSQLAlchemy, observer: RetryObserver | None) -
             reply = await handler(db.session, call)
         headers = dict(reply.headers)
         if not read_only and reply.status < 300:
-            headers[HEADER] = await router.commit_token()
+            headers[HEADER] = await db.router().commit_token()
         return to_response(reply.status, reply.body, headers, reply.content_type)
 
     view.__name__ = route.handler
