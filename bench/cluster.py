@@ -195,14 +195,11 @@ def summarize(cells: list[dict[str, Any]], scenarios: Sequence[str]) -> dict[str
                 "standby_read_share": round(reads["replica"] / max(1.0, reads["primary"] + reads["replica"]), 3),
                 "errors": sum(c["non_2xx"] + c["socket_errors"] for c in mine),
             }
+        by_round = {(c["round"], c["replicas"]): c["rps"] for c in cells if c["scenario"] == scenario}
         ratios = [
-            three["rps"] / one["rps"]
-            for three in cells
-            for one in cells
-            if three["scenario"] == one["scenario"] == scenario
-            and three["round"] == one["round"]
-            and (three["replicas"], one["replicas"]) == (3, 1)
-            and one["rps"] > 0
+            by_round[(round_number, 3)] / rps
+            for (round_number, replicas), rps in by_round.items()
+            if replicas == 1 and rps > 0 and (round_number, 3) in by_round
         ]
         if ratios:
             row["ratio_3_to_1"] = {

@@ -18,7 +18,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from cluster.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -189,13 +190,6 @@ def parse_config(text: str, workers: int, threads: int = 16) -> ServerConfig:
         if kind == "gunicorn-gthread" and text.startswith(kind) and text[len(kind) :].isdigit():
             return ServerConfig(kind, workers, int(text[len(kind) :]))
     raise ValueError(f"unknown server configuration {text!r}; expected one of {', '.join(KINDS)}")
-
-
-def free_port() -> int:
-    """A TCP port free on the loopback interface now (the server binds it a moment later)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class CpuMeter:

@@ -128,7 +128,8 @@ class ServiceSQLAlchemy(SQLAlchemy):
         """Sample the standbys once (so that reads use them from the first request), then every poll interval."""
         state = self._get_state(current_app._get_current_object())  # type: ignore[attr-defined]
         assert isinstance(state, ServiceAppState)
-        router = self.router()
+        router = state.router
+        assert router is not None  # made with the engines
         if router.standbys and state.monitor is None:
             await router.sample()
             state.monitor = asyncio.create_task(monitor(weakref.ref(router)), name="standby-monitor")

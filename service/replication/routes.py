@@ -71,8 +71,9 @@ class ReadRoute:
 
 
 def route_read(router: Router, endpoint: str | None, token_header: str | None) -> ReadRoute | None:
-    """The route of a read-only request's session (``None``: the primary, with no standby or for ``endpoint``)."""
-    if not router.binds or endpoint in PRIMARY_ENDPOINTS:
+    """The route of a read-only request's session on a router with standbys (``None``: the primary, for
+    ``endpoint``). The callers look at ``router.standbys`` first, so that reads without standbys build nothing."""
+    if endpoint in PRIMARY_ENDPOINTS:
         return None
     return ReadRoute(router, parse_token(token_header))
 

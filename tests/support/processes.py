@@ -8,7 +8,6 @@ stopped (SIGTERM, then SIGKILL) and its whole log is checked for leaks when it s
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import subprocess
@@ -23,6 +22,7 @@ import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
+from cluster.processes import clean_env
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,6 @@ LEAK_SQL = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|pg_slee
 LEAK_DSN = re.compile(r"postgres(?:ql)?(?:\+\w+)?://\S+")
 LEAK_MARKERS = ("Traceback (most recent call last)", 'File "/')
 # Variables of the developer's or CI's shell that must not reach a server under test.
-_SCRUBBED_PREFIXES = ("DB_", "DATABASE_", "GUNICORN_", "HYPERCORN_", "PROMETHEUS_MULTIPROC_DIR", "SQLALCHEMY_")
 
 
 # -- leaks ---------------------------------------------------------------------------------------------------
@@ -84,11 +83,9 @@ class LeakGuard:
 
 
 def server_env(overrides: Mapping[str, str]) -> dict[str, str]:
-    """The server's environment: this process's, less any service setting of the caller's shell, plus ``overrides``."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(_SCRUBBED_PREFIXES)}
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(overrides)
-    return env
+    """The server's environment: this process's, less any service setting of the caller's shell, plus ``overrides``
+    (the cluster's rule: a server gets exactly the settings its test gives it)."""
+    return clean_env(overrides)
 
 
 def server_command(kind: str, port: int, extra: Sequence[str] = ()) -> list[str]:

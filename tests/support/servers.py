@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,6 +12,7 @@ from typing import Any
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
+from cluster.processes import free_port
 from service.config import Settings
 
 
@@ -32,12 +32,6 @@ def checked_out(app: Any) -> int:
         with app.app_context():
             return int(ext.engine.pool.checkedout())
     return int(ext.engine.pool.checkedout())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @asynccontextmanager
