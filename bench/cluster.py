@@ -112,6 +112,7 @@ def measure(cluster: Cluster, replicas: int, scenario: str, plan: Plan, args: di
         "rps": round(result.rps, 1),
         "latency_ms": {k: round(v, 2) for k, v in result.latency_ms.items()},
         "non_2xx": result.count(lambda status: status >= 300 and status != 409),
+        "statuses": {str(status): n for status, n in sorted(result.statuses.items())},
         "socket_errors": sum(result.socket_errors.values()),
         "cpu_ms_per_request": {name: round(1000 * seconds / requests, 3) for name, seconds in cpu.items()},
         "reads": {target: reads_after[target] - reads_before[target] for target in reads_after},
@@ -125,6 +126,8 @@ def run(plan: Plan) -> dict[str, Any]:
     started = time.monotonic()
     with running_cluster(ClusterConfig(replicas=max(PASSES))) as cluster:
         dataset = _db.seed(cluster.primary_dsn, users=plan.users)
+        # Point and page reads carry no token: the standby serves them, and must hold the seed before they start.
+        cluster.wait_standby_replayed()
         print(f"cluster up, seeded {plan.users} users: front door {cluster.front_url}", flush=True)
         for round_number in range(plan.rounds):
             order = PASSES if round_number % 2 == 0 else PASSES[::-1]

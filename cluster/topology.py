@@ -166,6 +166,19 @@ class Cluster:
         """Start the standby again on its port; returns once it accepts connections (read-only)."""
         self.standby.start()
 
+    def wait_standby_replayed(self, timeout: float = 30) -> None:
+        """Wait until the standby has replayed everything the primary has written so far. Reads without a
+        consistency token may be served from a standby that is a moment behind (the contract allows it): call this
+        after loading data that such reads must find (a benchmark's seed)."""
+        # The insert position, not pg_current_wal_lsn(): with synchronous_commit off (postgres.py) a commit
+        # returns before its WAL is written, and the write position can still be short of it.
+        (target,) = self.primary.query("SELECT pg_current_wal_insert_lsn()::text")[0]
+        wait_for(
+            lambda: bool(self.standby.query(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn")[0][0]),
+            timeout,
+            f"the standby has replayed the primary up to {target}",
+        )
+
 
 @contextlib.contextmanager
 def running_cluster(config: ClusterConfig) -> Iterator[Cluster]:

@@ -6,13 +6,14 @@ The first tests read files only; the last ones look at the running cluster's par
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 import psycopg
 import pytest
 import yaml
 
-from cluster import FRONTENDS, PARTS, Cluster, ClusterConfig, replica_name
+from cluster import FRONTENDS, PARTS, Cluster, ClusterConfig, StartError, replica_name
 from cluster import haproxy as cluster_haproxy
 from tests.support.processes import ROOT
 
@@ -146,3 +147,19 @@ def test_primary_standby_and_pgbouncer(cluster: Cluster) -> None:
         conn.execute("CREATE TABLE refused (id int)")
     senders = one(cluster.primary_dsn, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")
     assert senders == 1
+
+
+@pytest.mark.slow
+def test_wait_standby_replayed_waits_for_what_the_primary_wrote(cluster: Cluster) -> None:
+    table = f"replay_probe_{secrets.token_hex(4)}"
+    cluster.standby.query("SELECT pg_wal_replay_pause()")
+    try:
+        cluster.primary.query(f"CREATE TABLE {table} (id int)")
+        with pytest.raises(StartError, match="replayed"):
+            cluster.wait_standby_replayed(timeout=1)
+        assert cluster.standby.query(f"SELECT to_regclass('{table}') IS NULL") == [(True,)]
+    finally:
+        cluster.standby.query("SELECT pg_wal_replay_resume()")
+    cluster.wait_standby_replayed(timeout=10)
+    assert cluster.standby.query(f"SELECT to_regclass('{table}') IS NOT NULL") == [(True,)]
+    cluster.primary.query(f"DROP TABLE {table}")
