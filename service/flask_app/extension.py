@@ -27,12 +27,12 @@ from service.db.read_only import READ_ONLY, autocommit, install_read_only_guard,
 from service.db.soft_delete import install_soft_delete
 from service.replication._sync.router import ReadRouter, monitor
 from service.replication.config import standby_config
-from service.replication.routes import ROUTE, route_read, routed_bind
+from service.replication.routes import ROUTE, RoutedSession, route_read
 from service.replication.tokens import HEADER
 
 
-class FlaskSession(Session):
-    """The session class behind ``db.session`` (carries the soft-delete hook and the read-only guard)."""
+class _ReadOnlyViewSession(Session):
+    """Flask-SQLAlchemy's session on the autocommit views of its engines when read-only."""
 
     def get_bind(
         self,
@@ -41,17 +41,17 @@ class FlaskSession(Session):
         bind: sa.engine.Engine | sa.engine.Connection | None = None,
         **kwargs: Any,
     ) -> sa.engine.Engine | sa.engine.Connection:
-        """Flask-SQLAlchemy's choice of engine; its autocommit view for a read-only session, or the standby that
-        the session's route chose."""
-        if bind is None:
-            standby = routed_bind(self.info)
-            if standby is not None:
-                return standby
+        """Flask-SQLAlchemy's choice of engine; its autocommit view for a read-only session."""
         chosen = super().get_bind(mapper, clause, bind, **kwargs)
         if bind is not None or not self.info.get(READ_ONLY) or not isinstance(chosen, sa.engine.Engine):
             return chosen
         db: ServiceSQLAlchemy = self._db  # type: ignore[assignment]
         return db.read_only_engine(chosen)
+
+
+class FlaskSession(RoutedSession, _ReadOnlyViewSession):
+    """The session class behind ``db.session`` (carries the soft-delete hook and the read-only guard); a read
+    routed to a standby reads there, any other on the primary's engines."""
 
 
 class ServiceSQLAlchemy(SQLAlchemy):

@@ -18,7 +18,6 @@ import contextlib
 import weakref
 from typing import Any
 
-import sqlalchemy as sa
 from quart import Quart, current_app, has_request_context, request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -31,7 +30,7 @@ from service.quart_sqlalchemy.extension import AppState, BindKey
 from service.quart_sqlalchemy.session import Engines
 from service.replication._async.router import ReadRouter, monitor
 from service.replication.config import standby_config
-from service.replication.routes import ROUTE, route_read, routed_bind
+from service.replication.routes import ROUTE, RoutedSession, route_read
 from service.replication.tokens import HEADER
 
 
@@ -40,22 +39,8 @@ class QuartSession(Session):
     read-only guard)."""
 
 
-class RoutedQuartSession(QuartSession):
+class RoutedQuartSession(RoutedSession, QuartSession):
     """The session of a read that may go to a standby: only these pay for the look-up at each statement."""
-
-    def get_bind(
-        self,
-        mapper: Any | None = None,
-        clause: Any | None = None,
-        bind: sa.engine.Engine | sa.engine.Connection | None = None,
-        **kwargs: Any,
-    ) -> sa.engine.Engine | sa.engine.Connection:
-        """The standby a read-only session's route chose, else the extension's choice (the primary)."""
-        if bind is None:
-            standby = routed_bind(self.info)
-            if standby is not None:
-                return standby
-        return super().get_bind(mapper, clause, bind, **kwargs)
 
 
 class ServiceAppState(AppState):

@@ -1,6 +1,6 @@
 """A read-only session's route: the standby (or the primary) its statements go to, chosen at its first statement.
 
-Both apps' session classes ask :func:`routed_bind` in ``get_bind``; the views ask :func:`standby_failed` when a
+Both apps' read-only session classes derive from :class:`RoutedSession`; the views ask :func:`standby_failed` when a
 read raised, to run it once more on the primary. Chosen at the first statement, not when the session is made:
 ``/health`` makes a session and never uses it, and must not count as a read.
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from service.replication.standbys import Standbys
 from service.replication.tokens import parse_token
@@ -78,10 +79,24 @@ def route_read(router: Router, endpoint: str | None, token_header: str | None) -
     return ReadRoute(router, parse_token(token_header))
 
 
-def routed_bind(info: Mapping[str, Any]) -> Engine | None:
-    """The engine a session's route chose (``None``: no route, or the primary)."""
-    route: ReadRoute | None = info.get(ROUTE)
-    return None if route is None else route.bind()
+class RoutedSession(Session):
+    """A session whose statements go to the standby its route chose (``info[ROUTE]``), before any other choice of
+    engine: first in the bases of both apps' session classes, so that their own ``get_bind`` decides only for the
+    primary."""
+
+    def get_bind(
+        self,
+        mapper: Any | None = None,
+        clause: Any | None = None,
+        bind: Engine | Connection | None = None,
+        **kwargs: Any,
+    ) -> Engine | Connection:
+        if bind is None:
+            route: ReadRoute | None = self.info.get(ROUTE)
+            standby = None if route is None else route.bind()
+            if standby is not None:
+                return standby
+        return super().get_bind(mapper, clause=clause, bind=bind, **kwargs)
 
 
 def standby_failed(info: Mapping[str, Any], exc: BaseException) -> bool:
