@@ -14,6 +14,7 @@ Nothing here is installed unless an app sets ``SQLALCHEMY_TRACK_MODIFICATIONS`` 
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,8 +42,16 @@ before_models_committed: NamedSignal = _signals.signal("before-models-committed"
 """Works exactly like :data:`models_committed` but is sent before the commit takes place."""
 
 
+_listening: weakref.WeakSet[type[Session]] = weakref.WeakSet()
+"""The classes :func:`_listen` has registered on. Not ``event.contains`` (Flask-SQLAlchemy's test): SQLAlchemy's
+registry keys a class's listeners by ``id(cls)`` and keeps the key after the class is collected, so a new class
+made at that address would look registered and never get its listeners."""
+
+
 def _listen(session_class: type[Session]) -> None:
     """Register the recording and sending listeners on ``session_class`` (idempotent)."""
+    if session_class in _listening:
+        return
     for identifier, listener, named in (
         ("before_flush", _record_ops, True),
         ("before_commit", _record_ops, True),
@@ -50,8 +59,8 @@ def _listen(session_class: type[Session]) -> None:
         ("after_commit", _after_commit, False),
         ("after_rollback", _after_rollback, False),
     ):
-        if not sa_event.contains(session_class, identifier, listener):
-            sa_event.listen(session_class, identifier, listener, named=named)
+        sa_event.listen(session_class, identifier, listener, named=named)
+    _listening.add(session_class)
 
 
 def _tracking_app() -> Quart | None:

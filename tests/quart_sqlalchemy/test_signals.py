@@ -5,6 +5,7 @@ rolled-back transaction; on Quart, sync and async receivers alike."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -29,13 +30,20 @@ def tracking(databases: Databases, kind: str) -> dict[str, Any]:
     return {**standard_config(databases, kind), "SQLALCHEMY_TRACK_MODIFICATIONS": True}
 
 
+_SESSION_CLASSES: list[type[Any]] = []
+"""Every class made by :func:`own_session_class`, kept for the whole run: SQLAlchemy's event registry keys a class's
+listeners by ``id(cls)`` and keeps the key after the class is collected, so a new class at a collected one's address
+looked already listened to, and Flask-SQLAlchemy's ``_listen`` (which asks ``event.contains``) skipped it."""
+
+
 def own_session_class(kind: str) -> dict[str, Any]:
     """A session class per test: the listeners are per class, and the other tests' classes must stay without.
 
     ``expire_on_commit=False`` on both (ours by default): a receiver reads the instances after the commit.
     """
     base = flask_sqlalchemy.session.Session if kind == "flask" else Session
-    return {"session_options": {"class_": type("TrackedSession", (base,), {}), "expire_on_commit": False}}
+    _SESSION_CLASSES.append(session_class := type("TrackedSession", (base,), {}))
+    return {"session_options": {"class_": session_class, "expire_on_commit": False}}
 
 
 def signals(side: Side) -> tuple[Any, Any]:
@@ -298,3 +306,22 @@ def test_the_signals_are_the_extension_s_own_blinker_signals() -> None:
     assert models_committed.name == flask_sqlalchemy.track_modifications.models_committed.name
     assert before_models_committed.name == flask_sqlalchemy.track_modifications.before_models_committed.name
     assert models_committed is not flask_sqlalchemy.track_modifications.models_committed
+
+
+def test_a_new_class_at_a_collected_class_address_gets_the_listeners() -> None:
+    """``event.contains`` answers for an address, not a class: ours must not take a new class for a listened one."""
+    listened = type("TrackedSession", (Session,), {})
+    track_modifications._listen(listened)
+    address = id(listened)
+    del listened
+    gc.collect()
+    for _ in range(10_000):
+        fresh = type("TrackedSession", (Session,), {})
+        if id(fresh) == address:
+            break
+        _SESSION_CLASSES.append(fresh)  # held, so the next class is made at another address
+    else:
+        pytest.skip("no class was made at the collected one's address")
+    assert sa_event.contains(fresh, "after_commit", track_modifications._after_commit)  # the registry's stale key
+    track_modifications._listen(fresh)
+    assert track_modifications._after_commit in list(fresh().dispatch.after_commit)
